@@ -1,0 +1,535 @@
+/*
+ * omp-errgroup: Go's errgroup for OpenMP tasks and loops.
+ *
+ * A group collects OpenMP tasks (errgroup_go) or loop chunks (errgroup_for,
+ * ERRGROUP_LOOP_CHECK). The first failure is recorded once, with its code,
+ * index and message; from then on the group is cancelled: tasks and chunks
+ * that have not started are skipped, running bodies may poll
+ * errgroup_canceled(). errgroup_wait() waits for everything and returns the
+ * first error. The mechanism is the group's own atomic flag, so behaviour does
+ * not depend on OMP_CANCELLATION or on the number of threads.
+ *
+ * Conventions used by every function below:
+ *   - Functions that can fail return int: 0 on success, a negative
+ *     ERRGROUP_E* code on failure. Codes returned by task bodies ("user codes",
+ *     any nonzero int, typically a positive errno value) pass through unchanged.
+ *   - Memory visibility: everything a task body (or loop body) did
+ *     happens-before the errgroup_wait/errgroup_run/errgroup_for call that
+ *     observes its completion returns.
+ *   - Misuse that can only be a bug and would otherwise corrupt memory
+ *     (destroying a group with tasks in flight) aborts with a message on
+ *     stderr. Everything else returns an error code.
+ *
+ * This header compiles as C11 and as C++, with or without -fopenmp.
+ */
+#ifndef ERRGROUP_H
+#define ERRGROUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Version --------------------------------------------------------- */
+
+#define ERRGROUP_VERSION_MAJOR 0
+#define ERRGROUP_VERSION_MINOR 1
+#define ERRGROUP_VERSION_PATCH 0
+/* One comparable number: major * 10000 + minor * 100 + patch. */
+#define ERRGROUP_VERSION_NUMBER                                                \
+    (ERRGROUP_VERSION_MAJOR * 10000 + ERRGROUP_VERSION_MINOR * 100 +            \
+     ERRGROUP_VERSION_PATCH)
+#define ERRGROUP_VERSION_STRING "0.1.0"
+
+/* ---- Portability ----------------------------------------------------- */
+
+#if defined(_WIN32) && defined(ERRGROUP_SHARED)
+#  ifdef ERRGROUP_BUILDING
+#    define ERRGROUP_API __declspec(dllexport)
+#  else
+#    define ERRGROUP_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__)
+#  define ERRGROUP_API __attribute__((visibility("default")))
+#else
+#  define ERRGROUP_API
+#endif
+
+#if defined(__GNUC__)
+#  define ERRGROUP_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#  define ERRGROUP__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#  define ERRGROUP_PRINTF(fmt, args)
+#  define ERRGROUP__UNLIKELY(x) (x)
+#endif
+
+/* ---- Error codes ----------------------------------------------------- */
+
+/*
+ * Library error codes: negative, far from the small values that C code
+ * habitually returns (-1), so that a user's own negative code is never taken
+ * for one of ours. X(name, value, text) generates the enum and
+ * errgroup_strerror().
+ */
+#define ERRGROUP_ERRNO_MAP(X)                                                  \
+    X(EINVAL, -4001, "invalid argument")                                       \
+    X(ECANCELED, -4002, "group canceled")                                      \
+    X(ETIMEDOUT, -4003, "group deadline passed")                               \
+    X(EAGAIN, -4004, "group concurrency limit reached")                        \
+    X(EBUSY, -4005, "group has tasks in flight")                               \
+    X(ENOMEM, -4006, "out of memory")                                          \
+    X(ECLOSED, -4007, "group already waited for")
+
+enum errgroup_errno {
+#define ERRGROUP__ENUM(name, value, text) ERRGROUP_##name = (value),
+    ERRGROUP_ERRNO_MAP(ERRGROUP__ENUM)
+#undef ERRGROUP__ENUM
+    ERRGROUP__ERRNO_END_ = 0
+};
+
+/* ---- Types ----------------------------------------------------------- */
+
+typedef struct errgroup errgroup;
+
+/*
+ * A task body. Returns 0 on success, any other value is an error code that
+ * becomes the group's first error unless an earlier one exists.
+ */
+typedef int errgroup_fn(errgroup *g, void *arg);
+
+/* A loop body over the half-open chunk [lo, hi). Same return convention. */
+typedef int errgroup_range_fn(errgroup *g, int64_t lo, int64_t hi, void *arg);
+
+/* Releases the argument of a task: see errgroup_set_release(). */
+typedef void errgroup_release_fn(void *arg);
+
+#define ERRGROUP_MESSAGE_MAX 256
+#define ERRGROUP_NO_INDEX (-1)
+
+/* The group's first error (or why it was cancelled). */
+typedef struct errgroup_error {
+    int code;         /* 0 = no error */
+    int64_t index;    /* task ordinal / iteration that failed, or ERRGROUP_NO_INDEX */
+    char message[ERRGROUP_MESSAGE_MAX]; /* NUL-terminated; may be empty; never garbage */
+} errgroup_error;
+
+/* Progress counters: see errgroup_get_counters(). */
+typedef struct errgroup_counters {
+    int64_t submitted; /* tasks accepted by go/try_go, plus loop iterations handed to errgroup_for */
+    int64_t started;   /* tasks / loop iterations whose body began */
+    int64_t finished;  /* tasks / loop iterations whose body returned (success or not) */
+    int64_t failed;    /* task or chunk bodies that returned nonzero */
+    int64_t skipped;   /* tasks / loop iterations never run because the group was cancelled */
+} errgroup_counters;
+
+/* Error-selection modes: see errgroup_set_mode(). */
+enum errgroup_mode {
+    ERRGROUP_FIRST_ERROR = 0,  /* the fastest failure wins (default) */
+    ERRGROUP_LOWEST_INDEX = 1  /* the failure with the lowest index wins */
+};
+
+struct errgroup_pending_;
+struct errgroup_slot_;
+
+/*
+ * The group. Allocate it yourself (stack, struct member, heap) and pass it to
+ * errgroup_init(). All fields are private: read and change them only through
+ * the functions and macros in this header. A group must not be copied or
+ * moved while initialised.
+ */
+struct errgroup {
+    /* private, read-mostly: polled by every task start and ERRGROUP_LOOP_CHECK */
+    unsigned poll_;                 /* ERRGROUP__POLL_* bits */
+    unsigned magic_;                /* set by init, cleared by destroy */
+    int mode_;                      /* enum errgroup_mode */
+    int limit_;                     /* 0 = no limit */
+    int64_t chunk_;                 /* errgroup_for chunk size, 0 = automatic */
+    int64_t deadline_ns_;           /* monotonic clock; 0 = none */
+    double timeout_s_;              /* as given to errgroup_set_timeout */
+    struct errgroup *parent_;
+    errgroup_release_fn *release_;
+    struct errgroup_slot_ *slots_;  /* per-thread progress counters */
+    unsigned nslots_;
+    unsigned char pad0_[64];        /* private: keeps the hot fields below off poll_'s line */
+    /* private, written on the hot path */
+    int64_t next_ordinal_;
+    int64_t lowest_;                /* lowest recorded index (lowest-index mode) */
+    unsigned cause_;                /* why the group stopped: ERRGROUP__CAUSE_* */
+    int lock_;
+    int active_;                    /* bodies running (limit mode) */
+    int unfinished_;                /* accepted tasks not yet finished (limit mode) */
+    struct errgroup_pending_ *head_, *tail_; /* tasks waiting for a slot (limit mode) */
+    errgroup_error err_;
+};
+
+/* Bits of poll_ that force ERRGROUP_LOOP_CHECK into errgroup_canceled_at(). */
+#define ERRGROUP__POLL_STOP 1u    /* cancelled: skip everything */
+#define ERRGROUP__POLL_ERRORED 2u /* an error was recorded (lowest-index mode: skip above it) */
+#define ERRGROUP__POLL_WATCH 4u   /* deadline or parent: must be checked */
+#define ERRGROUP__POLL_SLOW 7u
+
+/* ---- Lifetime and configuration -------------------------------------- */
+
+/*
+ * errgroup_init - initialise a group.
+ * Allocates the per-thread progress counters (the only allocation outside the
+ * limit queue).
+ * Returns 0, ERRGROUP_EINVAL (g is NULL) or ERRGROUP_ENOMEM.
+ * Thread safety: the caller must own g; no other call on g may run concurrently.
+ */
+ERRGROUP_API int errgroup_init(errgroup *g);
+
+/*
+ * errgroup_init_child - initialise a group that is cancelled whenever parent
+ * is (by an error, errgroup_cancel, its timeout, or its own parent). The
+ * parent's error is not copied: the child's wait returns ERRGROUP_ECANCELED
+ * unless the child had its own error first. The parent must outlive the child.
+ * A child is the way to give a task its own sub-group: the task body returns
+ * the child's errgroup_wait() result, which then becomes a parent error.
+ * Returns 0, ERRGROUP_EINVAL (NULL, or parent not initialised) or ERRGROUP_ENOMEM.
+ * Thread safety: as errgroup_init; parent may be in use concurrently.
+ */
+ERRGROUP_API int errgroup_init_child(errgroup *child, errgroup *parent);
+
+/*
+ * errgroup_destroy - release what errgroup_init allocated. The recorded error
+ * is gone afterwards.
+ * Returns 0, or ERRGROUP_EINVAL (g is NULL or not initialised, e.g. destroyed
+ * twice).
+ * Aborts (message on stderr) if tasks accepted by go are still unfinished:
+ * freeing the group under running tasks would corrupt memory, so call
+ * errgroup_wait first.
+ * Thread safety: after wait returned; no other call on g may run concurrently.
+ */
+ERRGROUP_API int errgroup_destroy(errgroup *g);
+
+/*
+ * errgroup_set_limit - at most `limit` task bodies of this group run at the
+ * same time (0 = no limit, the default). A go at the limit never blocks: the
+ * task is accepted, queued in the group, and started when a running body
+ * returns (that task's thread runs it). Queued tasks are started in go order.
+ * Queueing allocates: go may then return ERRGROUP_ENOMEM.
+ * Returns 0, ERRGROUP_EINVAL (NULL, limit < 0), ERRGROUP_EBUSY (tasks in
+ * flight), ERRGROUP_ECLOSED (after wait).
+ * Thread safety: configuration: call before the first go, from the owner.
+ */
+ERRGROUP_API int errgroup_set_limit(errgroup *g, int limit);
+
+/*
+ * errgroup_set_timeout - cancel the group once `seconds` have passed from
+ * this call (0 removes the timeout). Once the deadline passes the group counts
+ * as cancelled (go returns ERRGROUP_ECANCELED, tasks not started are skipped,
+ * errgroup_canceled returns 1), and if it passes before wait returns and no
+ * other error came first, wait returns ERRGROUP_ETIMEDOUT. The deadline is
+ * observed when someone looks (go, task and chunk start, errgroup_canceled,
+ * wait); running bodies are never interrupted.
+ * Returns 0, ERRGROUP_EINVAL (NULL, seconds < 0 or not finite).
+ * Thread safety: any thread, any time before wait.
+ */
+ERRGROUP_API int errgroup_set_timeout(errgroup *g, double seconds);
+
+/*
+ * errgroup_set_mode - choose which error the group reports.
+ * ERRGROUP_FIRST_ERROR (default): the first failure to be recorded wins and
+ * cancels the group at once.
+ * ERRGROUP_LOWEST_INDEX: the failure with the lowest index wins, whatever the
+ * thread count or schedule. An error at index k skips only work above k (task
+ * ordinals above k, loop chunks starting above k, ERRGROUP_LOOP_CHECK
+ * iterations above k); work below k still runs, and a lower failure found
+ * there replaces the error. errgroup_canceled() then reports only real
+ * cancellation (errgroup_cancel, timeout, parent); use errgroup_canceled_at()
+ * to ask about one index. Deterministic for loops and for tasks submitted
+ * from one thread; ordinals of tasks spawned by tasks depend on the schedule.
+ * Returns 0, ERRGROUP_EINVAL (NULL, unknown mode), ERRGROUP_EBUSY (tasks in
+ * flight), ERRGROUP_ECLOSED (after wait).
+ * Thread safety: configuration: call before the first go, from the owner.
+ */
+ERRGROUP_API int errgroup_set_mode(errgroup *g, int mode);
+
+/*
+ * errgroup_set_chunk - number of iterations errgroup_for hands to one body
+ * call (0 = automatic, the default: about 8 chunks per thread, at most 32768
+ * iterations each). Smaller chunks stop sooner after a failure; larger chunks
+ * cost less per iteration.
+ * Returns 0, ERRGROUP_EINVAL (NULL, chunk < 0).
+ * Thread safety: configuration: not concurrently with errgroup_for on g.
+ */
+ERRGROUP_API int errgroup_set_chunk(errgroup *g, int64_t chunk);
+
+/*
+ * errgroup_set_release - `release(arg)` is called exactly once for the arg of
+ * every task accepted by go/try_go: right after its body returns, or instead
+ * of the body when the task is skipped. This is how a task that never ran
+ * gives back what it owned (pass free for malloc'ed args). NULL (the default)
+ * calls nothing. When go returns an error the task was not accepted and the
+ * caller still owns arg.
+ * Returns 0, ERRGROUP_EINVAL (NULL group), ERRGROUP_EBUSY (tasks in flight),
+ * ERRGROUP_ECLOSED (after wait).
+ * Thread safety: configuration: call before the first go, from the owner.
+ */
+ERRGROUP_API int errgroup_set_release(errgroup *g, errgroup_release_fn *release);
+
+/* ---- Tasks ------------------------------------------------------------ */
+
+/*
+ * errgroup_go - run fn(g, arg) as a task of the group.
+ * Inside a parallel region (any team size) it creates an OpenMP task;
+ * outside any parallel region it runs fn at once in the caller. Which queued
+ * task runs first is the runtime's choice. Every accepted task gets an
+ * ordinal: 0, 1, 2, ... in the order accepted go calls were made on the group
+ * (a go that returns an error uses none). A task body may call go on its own
+ * group (nested spawning): the task completes only after its children do.
+ * If fn returns nonzero without having called errgroup_fail, the error is
+ * recorded with the task's ordinal as index and an empty message.
+ * Returns 0 (accepted), ERRGROUP_ECANCELED (the group is cancelled: nothing
+ * runs, so a submit loop can stop early), ERRGROUP_EINVAL (NULL g or fn),
+ * ERRGROUP_ECLOSED (wait already returned), ERRGROUP_ENOMEM (limit queue).
+ * Thread safety: the task that will call errgroup_wait, or any task body of
+ * the group; concurrent calls are fine.
+ *
+ * Example:
+ *     #pragma omp parallel
+ *     #pragma omp single
+ *     {
+ *         for (int i = 0; i < n; i++)
+ *             if (errgroup_go(&g, process, &items[i]) != 0)
+ *                 break;
+ *         rc = errgroup_wait(&g);
+ *     }
+ */
+ERRGROUP_API int errgroup_go(errgroup *g, errgroup_fn *fn, void *arg);
+
+/*
+ * errgroup_try_go - like errgroup_go, but with a limit set it accepts the
+ * task only if fewer than `limit` accepted tasks are unfinished. Without a
+ * limit it is errgroup_go.
+ * Returns as errgroup_go, plus ERRGROUP_EAGAIN (limit reached; nothing runs,
+ * the caller keeps arg).
+ * Thread safety: as errgroup_go.
+ */
+ERRGROUP_API int errgroup_try_go(errgroup *g, errgroup_fn *fn, void *arg);
+
+/*
+ * errgroup_wait - wait for every task of the group, including tasks spawned by
+ * tasks, then return the first error code: 0, a user code, or
+ * ERRGROUP_ECANCELED (errgroup_cancel or a cancelled parent) or
+ * ERRGROUP_ETIMEDOUT (deadline). The details are in errgroup_first_error().
+ * Afterwards the group is closed: go, try_go, run, for and a second wait
+ * return ERRGROUP_ECLOSED; the error stays readable until destroy.
+ * Returns the code above, ERRGROUP_EINVAL (NULL or not initialised),
+ * ERRGROUP_ECLOSED (second wait).
+ * Thread safety: exactly the task that made the group's top-level go calls
+ * (OpenMP has no task identity to check this), once.
+ */
+ERRGROUP_API int errgroup_wait(errgroup *g);
+
+/*
+ * errgroup_run - the one-call form: opens a parallel region (or, inside one,
+ * uses the calling task), calls body(g, arg) once on one thread, waits for
+ * every task the body spawned, and returns the group's first error. A body
+ * that returns nonzero without errgroup_fail is recorded with
+ * ERRGROUP_NO_INDEX. The group stays open: run and errgroup_for may be used
+ * again; the first error is sticky for the group's life.
+ * Returns as errgroup_wait, plus ERRGROUP_EINVAL (NULL body).
+ * Thread safety: any thread or task.
+ *
+ * Example:
+ *     static int submit(errgroup *g, void *arg) {
+ *         struct job *jobs = arg;
+ *         for (int i = 0; i < NJOBS; i++)
+ *             if (errgroup_go(g, do_job, &jobs[i]) != 0)
+ *                 break;
+ *         return 0;
+ *     }
+ *     rc = errgroup_run(&g, submit, jobs);
+ */
+ERRGROUP_API int errgroup_run(errgroup *g, errgroup_fn *body, void *arg);
+
+/* ---- Loops ------------------------------------------------------------ */
+
+/*
+ * errgroup_for - run body over [begin, end) in chunks, in parallel, stopping
+ * at the first error. Chunks are handed out in increasing order; once the
+ * group is cancelled (by this loop, another task, a timeout, errgroup_cancel
+ * or a parent) no new chunk starts. Outside a parallel region it opens one;
+ * inside one it may be called by a single thread or task (it spawns its own
+ * tasks and waits for them). A body reports the failing iteration with
+ * `return errgroup_fail(g, code, i, ...)`; a body that returns nonzero without
+ * it is recorded with its chunk's first index.
+ * Returns the group's first error (0 if none; sticky, like run),
+ * ERRGROUP_EINVAL (NULL g or body, begin > end), ERRGROUP_ECLOSED (after
+ * wait). begin == end runs nothing. The range may span all of int64_t.
+ * Counters count iterations. Note: iteration -1 equals ERRGROUP_NO_INDEX.
+ * Thread safety: any thread or task; concurrent calls on one group are fine.
+ *
+ * Example:
+ *     static int check(errgroup *g, int64_t lo, int64_t hi, void *arg) {
+ *         const double *x = arg;
+ *         for (int64_t i = lo; i < hi; i++)
+ *             if (isnan(x[i]))
+ *                 return errgroup_fail(g, EDOM, i, "x[%lld] is NaN", (long long)i);
+ *         return 0;
+ *     }
+ *     rc = errgroup_for(&g, 0, n, check, x);
+ */
+ERRGROUP_API int errgroup_for(errgroup *g, int64_t begin, int64_t end,
+                              errgroup_range_fn *body, void *arg);
+
+/* ---- Errors and cancellation ------------------------------------------ */
+
+/*
+ * errgroup_fail - record an error with its index and a printf-style message
+ * (truncated to ERRGROUP_MESSAGE_MAX - 1 bytes; fmt may be NULL for none).
+ * The error wins if it is the group's first (or, in lowest-index mode, the
+ * lowest so far); it is stored before the group is marked cancelled, so an
+ * error caused by the cancellation itself can never win. Call it from the
+ * body that fails (on the body's own thread), and return its result.
+ * Returns code (so `return errgroup_fail(...)` works), or ERRGROUP_EINVAL
+ * (NULL g, or code == 0: nothing is recorded).
+ * Thread safety: any thread, any time.
+ */
+ERRGROUP_API int errgroup_fail(errgroup *g, int code, int64_t index,
+                               const char *fmt, ...) ERRGROUP_PRINTF(4, 5);
+
+/*
+ * errgroup_cancel - cancel the group without an error (Ctrl-C, a search that
+ * found its answer). wait then returns ERRGROUP_ECANCELED unless an error came
+ * first. Running bodies are not interrupted.
+ * Returns 0, ERRGROUP_EINVAL (NULL).
+ * Thread safety: any thread, any time, and async-signal-safe (lock-free
+ * atomics only).
+ */
+ERRGROUP_API int errgroup_cancel(errgroup *g);
+
+/*
+ * errgroup_canceled - 1 if the group is cancelled (error, errgroup_cancel,
+ * deadline passed, cancelled parent), 0 if not. In lowest-index mode an error
+ * alone does not count: see errgroup_canceled_at. Costs one relaxed load while
+ * nothing happened and no deadline or parent is set; cheap enough to poll in
+ * a hot loop.
+ * Returns 1, 0, or ERRGROUP_EINVAL (NULL; nonzero, so a polling loop stops).
+ * Thread safety: any thread, any time.
+ */
+ERRGROUP_API int errgroup_canceled(errgroup *g);
+
+/*
+ * errgroup_canceled_at - whether work item `index` should be skipped:
+ * 0 = run it; 1 = skip it (lowest-index mode: a lower index already failed);
+ * 2 = the whole group is cancelled. In first-error mode this is
+ * 2 * errgroup_canceled(g).
+ * Returns 0, 1, 2, or ERRGROUP_EINVAL (NULL).
+ * Thread safety: any thread, any time.
+ */
+ERRGROUP_API int errgroup_canceled_at(errgroup *g, int64_t index);
+
+/*
+ * errgroup_first_error - copy the group's error into *out. Without an error
+ * *out is {0, ERRGROUP_NO_INDEX, ""}. After errgroup_cancel, a cancelled parent
+ * or a deadline it holds ERRGROUP_ECANCELED / ERRGROUP_ETIMEDOUT with a message
+ * saying which. While tasks run it returns the error recorded so far.
+ * Returns 0, ERRGROUP_EINVAL (NULL g or out, or g not initialised).
+ * Thread safety: any thread, any time (not from a signal handler).
+ */
+ERRGROUP_API int errgroup_first_error(const errgroup *g, errgroup_error *out);
+
+/*
+ * errgroup_get_counters - progress so far. Each field is monotonic and cheap
+ * to read at any time (one relaxed load per thread slot); the fields are read
+ * one after another, so while work runs they need not add up. After wait:
+ * submitted == finished + skipped and started == finished. ERRGROUP_LOOP_CHECK
+ * loops are not counted (their check stays a single load).
+ * Returns 0, ERRGROUP_EINVAL (NULL g or out, or g not initialised).
+ * Thread safety: any thread, any time.
+ */
+ERRGROUP_API int errgroup_get_counters(const errgroup *g, errgroup_counters *out);
+
+/*
+ * errgroup_strerror - text for a code: a library code's description, the C
+ * library's strerror() text for a positive code, "success" for 0, and
+ * "unknown error" otherwise. Never NULL.
+ * Thread safety: any thread.
+ */
+ERRGROUP_API const char *errgroup_strerror(int code);
+
+/* Runtime version: ERRGROUP_VERSION_NUMBER and _STRING of the built library. */
+ERRGROUP_API unsigned errgroup_version(void);
+ERRGROUP_API const char *errgroup_version_string(void);
+
+/* ---- Annotating an existing `omp for` loop ----------------------------- */
+
+/*
+ * Make an existing `#pragma omp parallel for` / `omp for` loop error-aware:
+ *
+ *     errgroup g;
+ *     errgroup_init(&g);
+ *     #pragma omp parallel for schedule(dynamic, 256)
+ *     for (int64_t i = 0; i < n; i++) {
+ *         ERRGROUP_LOOP_CHECK(&g, i);
+ *         if (newton(&cell[i]) != 0)
+ *             ERRGROUP_LOOP_FAIL(&g, EDOM, i, "cell %lld did not converge", (long long)i);
+ *     }
+ *     rc = errgroup_wait(&g);
+ *
+ * ERRGROUP_LOOP_CHECK(g, i) skips iteration i once the group is cancelled (or,
+ * in lowest-index mode, once a lower index failed). Its cost while nothing
+ * failed is one relaxed load and a predicted branch; with a timeout or a
+ * parent group set it also calls errgroup_canceled_at() (a clock read).
+ * ERRGROUP_LOOP_FAIL(g, code, i, fmt, ...) records the error (errgroup_fail)
+ * and skips the rest of the iteration.
+ *
+ * When the group is cancelled (never merely because of an error in
+ * lowest-index mode) and OMP_CANCELLATION=true, both also execute
+ * `#pragma omp cancel for`, so threads leave the loop at once instead of
+ * walking their remaining iterations; the cancellation point is only on that
+ * path and costs nothing before. With OMP_CANCELLATION=false the remaining
+ * iterations are skipped one check each. Without -fopenmp the loop is serial
+ * and both macros `break` out of it once the group is cancelled.
+ *
+ * Rules: use them directly in the body of a worksharing loop without
+ * `nowait` or `ordered` (OpenMP forbids `cancel for` there; in other loops,
+ * write `if (errgroup_canceled_at(g, i)) continue;`). They expand to an `if`
+ * statement containing `continue`: do not wrap them in another loop or a
+ * switch. `g` and `i` may be evaluated more than once.
+ */
+#ifdef _OPENMP
+#  define ERRGROUP__LOOP_STOP _Pragma("omp cancel for") continue;
+#else
+#  define ERRGROUP__LOOP_STOP break;
+#endif
+
+#define ERRGROUP_LOOP_CHECK(g, i)                                              \
+    if (ERRGROUP__UNLIKELY(errgroup__poll(g) != 0)) {                          \
+        int errgroup__skip_ = errgroup_canceled_at((g), (int64_t)(i));         \
+        if (errgroup__skip_ == 2) { ERRGROUP__LOOP_STOP }                      \
+        if (errgroup__skip_ != 0) continue;                                    \
+    } else ((void)0)
+
+#define ERRGROUP_LOOP_FAIL(g, code, i, ...)                                    \
+    if (1) {                                                                   \
+        (void)errgroup_fail((g), (code), (int64_t)(i), __VA_ARGS__);           \
+        if (errgroup_canceled_at((g), (int64_t)(i)) == 2) {                    \
+            ERRGROUP__LOOP_STOP                                                \
+        }                                                                      \
+        continue;                                                              \
+    } else ((void)0)
+
+/* Private: the inline half of ERRGROUP_LOOP_CHECK. A relaxed load suffices:
+ * the flag only decides whether to look closer; errgroup_canceled_at() does
+ * the ordered reads. */
+static inline unsigned errgroup__poll(errgroup *g)
+{
+#if defined(__GNUC__)
+    return __atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_SLOW;
+#else
+    (void)g;
+    return ERRGROUP__POLL_SLOW; /* no inline atomics: always ask the library */
+#endif
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ERRGROUP_H */

@@ -1,0 +1,201 @@
+/* Recording the first error, cancellation, and reading the outcome. */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/*
+ * Claim cause_ for a stop (cancel, timeout, parent) and raise STOP.
+ * Lock-free, so errgroup_cancel stays async-signal-safe.
+ */
+static void eg_stop(errgroup *g, unsigned cause)
+{
+    unsigned none = EG_CAUSE_NONE;
+    /* Relaxed CAS: a stop cause carries no data; it only has to be decided
+     * once. If an error already won, cause_ keeps it. */
+    __atomic_compare_exchange_n(&g->cause_, &none, cause, 0, __ATOMIC_RELAXED,
+                                __ATOMIC_RELAXED);
+    /* Release: a thread that sees STOP with acquire also sees cause_. */
+    __atomic_fetch_or(&g->poll_, ERRGROUP__POLL_STOP, __ATOMIC_RELEASE);
+}
+
+/* Has the deadline passed or the parent been cancelled? Stops g if so. */
+static int eg_watch(errgroup *g)
+{
+    int64_t deadline = __atomic_load_n(&g->deadline_ns_, __ATOMIC_RELAXED);
+    if (deadline != 0 && eg_now_ns() >= deadline) {
+        eg_stop(g, EG_CAUSE_TIMEOUT);
+        return 1;
+    }
+    if (g->parent_ != NULL && errgroup_canceled(g->parent_) == 1) {
+        eg_stop(g, EG_CAUSE_PARENT);
+        return 1;
+    }
+    return 0;
+}
+
+int errgroup__canceled_at_slow(errgroup *g, int64_t index)
+{
+    unsigned poll = __atomic_load_n(&g->poll_, __ATOMIC_RELAXED);
+    if (poll & ERRGROUP__POLL_STOP)
+        return 2;
+    if ((poll & ERRGROUP__POLL_WATCH) && eg_watch(g))
+        return 2;
+    /* Only lowest-index mode has ERRORED without STOP. Relaxed: lowest_ only
+     * decreases, so a stale value is higher than the truth and can only let
+     * an item run that could have been skipped, never skip one below the
+     * lowest failure. */
+    if ((poll & ERRGROUP__POLL_ERRORED) && index > __atomic_load_n(&g->lowest_, __ATOMIC_RELAXED))
+        return 1;
+    return 0;
+}
+
+/* Would an error at `index` be kept? A cheap filter before formatting. */
+static int eg_may_win(errgroup *g, int64_t index)
+{
+    if (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_WATCH)
+        eg_watch(g); /* a passed deadline or cancelled parent came first */
+    /* Relaxed: a stale answer only costs a trip to the lock, which decides. */
+    unsigned cause = __atomic_load_n(&g->cause_, __ATOMIC_RELAXED);
+    if (g->mode_ == ERRGROUP_FIRST_ERROR)
+        return cause == EG_CAUSE_NONE;
+    if (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_STOP)
+        return 0;
+    return cause == EG_CAUSE_NONE || index < __atomic_load_n(&g->lowest_, __ATOMIC_RELAXED);
+}
+
+void errgroup__record(errgroup *g, int code, int64_t index, const char *msg)
+{
+    if (!eg_may_win(g, index))
+        return;
+    int taken = 0;
+    errgroup__lock(g);
+    unsigned cause = __atomic_load_n(&g->cause_, __ATOMIC_RELAXED);
+    int better = cause == EG_CAUSE_NONE ||
+                 (g->mode_ == ERRGROUP_LOWEST_INDEX && cause == EG_CAUSE_ERROR &&
+                  index < g->err_.index &&
+                  !(__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_STOP));
+    if (better) {
+        g->err_.code = code;
+        g->err_.index = index;
+        size_t len = msg ? strlen(msg) : 0;
+        if (len >= sizeof g->err_.message)
+            len = sizeof g->err_.message - 1;
+        memcpy(g->err_.message, msg ? msg : "", len);
+        g->err_.message[len] = '\0';
+        /* Relaxed: readers of lowest_ outside the lock use it as a filter only
+         * (see errgroup__canceled_at_slow). */
+        __atomic_store_n(&g->lowest_, index, __ATOMIC_RELAXED);
+        if (cause == EG_CAUSE_ERROR) {
+            taken = 1;
+        } else {
+            unsigned none = EG_CAUSE_NONE;
+            /* Release: publishes err_ to errgroup_first_error's acquire load.
+             * Fails only if a lock-free stop (cancel) won meanwhile: then the
+             * stop came first and err_ is ignored. */
+            taken = __atomic_compare_exchange_n(&g->cause_, &none, EG_CAUSE_ERROR, 0,
+                                                __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+        }
+    }
+    errgroup__unlock(g);
+    if (taken) {
+        /* After the record: whoever sees the flag and reads the error finds it.
+         * Release pairs with acquire readers of poll_. */
+        unsigned bits = g->mode_ == ERRGROUP_FIRST_ERROR
+                            ? ERRGROUP__POLL_STOP | ERRGROUP__POLL_ERRORED
+                            : ERRGROUP__POLL_ERRORED;
+        __atomic_fetch_or(&g->poll_, bits, __ATOMIC_RELEASE);
+    }
+}
+
+int errgroup_fail(errgroup *g, int code, int64_t index, const char *fmt, ...)
+{
+    if (g == NULL || g->magic_ != EG_MAGIC || code == 0)
+        return ERRGROUP_EINVAL;
+    struct eg_frame *f = errgroup__frame_top;
+    if (f != NULL && f->g == g)
+        f->failed = 1; /* the body reported; its wrapper must not add a fallback */
+    if (!eg_may_win(g, index))
+        return code;
+    char msg[ERRGROUP_MESSAGE_MAX];
+    msg[0] = '\0';
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+    }
+    errgroup__record(g, code, index, msg);
+    return code;
+}
+
+int errgroup_cancel(errgroup *g)
+{
+    if (g == NULL)
+        return ERRGROUP_EINVAL;
+    eg_stop(g, EG_CAUSE_CANCEL);
+    return 0;
+}
+
+int errgroup_canceled(errgroup *g)
+{
+    if (g == NULL)
+        return ERRGROUP_EINVAL;
+    /* INT64_MIN is never above the lowest failure: only a real stop counts. */
+    return eg_skip(g, INT64_MIN) == 2;
+}
+
+int errgroup_canceled_at(errgroup *g, int64_t index)
+{
+    if (g == NULL)
+        return ERRGROUP_EINVAL;
+    return eg_skip(g, index);
+}
+
+int errgroup_first_error(const errgroup *g, errgroup_error *out)
+{
+    if (g == NULL || out == NULL || g->magic_ != EG_MAGIC)
+        return ERRGROUP_EINVAL;
+    /* Acquire: pairs with the release CAS in errgroup__record. */
+    unsigned cause = __atomic_load_n(&g->cause_, __ATOMIC_ACQUIRE);
+    out->index = ERRGROUP_NO_INDEX;
+    out->message[0] = '\0';
+    switch (cause) {
+    case EG_CAUSE_NONE:
+        out->code = 0;
+        break;
+    case EG_CAUSE_ERROR: {
+        /* The lock, because lowest-index mode may still replace the record.
+         * Taking it on a const group: lock_ is the group's internal mutable
+         * state, and groups are never defined const (init writes them). */
+        errgroup *mg = (errgroup *)g;
+        errgroup__lock(mg);
+        *out = g->err_;
+        errgroup__unlock(mg);
+        break;
+    }
+    case EG_CAUSE_CANCEL:
+        out->code = ERRGROUP_ECANCELED;
+        snprintf(out->message, sizeof out->message, "canceled by errgroup_cancel");
+        break;
+    case EG_CAUSE_PARENT:
+        out->code = ERRGROUP_ECANCELED;
+        snprintf(out->message, sizeof out->message, "parent group canceled");
+        break;
+    case EG_CAUSE_TIMEOUT:
+        out->code = ERRGROUP_ETIMEDOUT;
+        snprintf(out->message, sizeof out->message, "timed out after %g s", g->timeout_s_);
+        break;
+    }
+    return 0;
+}
+
+int errgroup__result(errgroup *g)
+{
+    if (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_WATCH)
+        eg_watch(g);
+    errgroup_error e;
+    errgroup_first_error(g, &e);
+    return e.code;
+}

@@ -1,0 +1,222 @@
+/* Group lifetime, configuration, counters, version and error texts. */
+#include "internal.h"
+
+#include <math.h>
+#include <omp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Thread_local struct eg_frame *errgroup__frame_top;
+_Thread_local unsigned errgroup__thread_id;
+
+/* Source of thread ids for counter slots. Not error state: it only spreads
+ * threads over slots. Relaxed: any unique value will do. */
+static unsigned eg_next_thread_id;
+
+unsigned errgroup__new_thread_id(void)
+{
+    unsigned id = __atomic_add_fetch(&eg_next_thread_id, 1, __ATOMIC_RELAXED);
+    if (id == 0) /* wrapped after 2^32 threads: 0 means "unassigned" */
+        id = __atomic_add_fetch(&eg_next_thread_id, 1, __ATOMIC_RELAXED);
+    errgroup__thread_id = id;
+    return id;
+}
+
+void errgroup__lock(errgroup *g)
+{
+    for (unsigned spins = 0;; ) {
+        /* Acquire: pairs with errgroup__unlock's release, so the holder sees
+         * everything the previous holder wrote. */
+        if (__atomic_exchange_n(&g->lock_, 1, __ATOMIC_ACQUIRE) == 0)
+            return;
+        while (__atomic_load_n(&g->lock_, __ATOMIC_RELAXED) != 0) {
+            /* With more threads than cores the holder may be descheduled. */
+            if (++spins > 64)
+                sched_yield();
+        }
+    }
+}
+
+static unsigned eg_slot_count(void)
+{
+    int want = omp_get_num_procs();
+    if (omp_get_max_threads() > want)
+        want = omp_get_max_threads();
+    unsigned n = 8;
+    while ((int)n < want && n < 256)
+        n *= 2;
+    return n;
+}
+
+int errgroup_init(errgroup *g)
+{
+    if (g == NULL)
+        return ERRGROUP_EINVAL;
+    memset(g, 0, sizeof *g);
+    g->nslots_ = eg_slot_count();
+    g->slots_ = aligned_alloc(64, g->nslots_ * sizeof *g->slots_);
+    if (g->slots_ == NULL)
+        return ERRGROUP_ENOMEM;
+    memset(g->slots_, 0, g->nslots_ * sizeof *g->slots_);
+    g->lowest_ = INT64_MAX;
+    g->err_.index = ERRGROUP_NO_INDEX;
+    g->magic_ = EG_MAGIC;
+    return 0;
+}
+
+int errgroup_init_child(errgroup *child, errgroup *parent)
+{
+    if (child == NULL || parent == NULL || parent->magic_ != EG_MAGIC || child == parent)
+        return ERRGROUP_EINVAL;
+    int rc = errgroup_init(child);
+    if (rc != 0)
+        return rc;
+    child->parent_ = parent;
+    child->poll_ = ERRGROUP__POLL_WATCH; /* not yet shared: a plain store is fine */
+    return 0;
+}
+
+int64_t errgroup__in_flight(const errgroup *g)
+{
+    errgroup_counters c;
+    errgroup_get_counters(g, &c);
+    return c.submitted - c.finished - c.skipped;
+}
+
+int errgroup_destroy(errgroup *g)
+{
+    if (g == NULL || g->magic_ != EG_MAGIC)
+        return ERRGROUP_EINVAL;
+    int64_t busy = errgroup__in_flight(g);
+    if (busy != 0 || g->head_ != NULL) {
+        fprintf(stderr,
+                "errgroup_destroy: %lld task(s) or iteration(s) still in flight; "
+                "call errgroup_wait before errgroup_destroy\n",
+                (long long)busy);
+        abort();
+    }
+    free(g->slots_);
+    g->slots_ = NULL;
+    g->magic_ = 0;
+    return 0;
+}
+
+/* Configuration is refused once work is in flight or after wait. */
+static int eg_check_config(const errgroup *g)
+{
+    int rc = eg_check_open(g);
+    if (rc != 0)
+        return rc;
+    if (errgroup__in_flight(g) != 0)
+        return ERRGROUP_EBUSY;
+    return 0;
+}
+
+int errgroup_set_limit(errgroup *g, int limit)
+{
+    if (g != NULL && limit < 0)
+        return ERRGROUP_EINVAL;
+    int rc = eg_check_config(g);
+    if (rc == 0)
+        g->limit_ = limit;
+    return rc;
+}
+
+int errgroup_set_mode(errgroup *g, int mode)
+{
+    if (g != NULL && mode != ERRGROUP_FIRST_ERROR && mode != ERRGROUP_LOWEST_INDEX)
+        return ERRGROUP_EINVAL;
+    int rc = eg_check_config(g);
+    if (rc == 0)
+        g->mode_ = mode;
+    return rc;
+}
+
+int errgroup_set_release(errgroup *g, errgroup_release_fn *release)
+{
+    int rc = eg_check_config(g);
+    if (rc == 0)
+        g->release_ = release;
+    return rc;
+}
+
+int errgroup_set_chunk(errgroup *g, int64_t chunk)
+{
+    if (g == NULL || g->magic_ != EG_MAGIC || chunk < 0)
+        return ERRGROUP_EINVAL;
+    g->chunk_ = chunk;
+    return 0;
+}
+
+int errgroup_set_timeout(errgroup *g, double seconds)
+{
+    if (g == NULL || g->magic_ != EG_MAGIC || !(seconds >= 0) || !isfinite(seconds))
+        return ERRGROUP_EINVAL;
+    if (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & EG_POLL_CLOSED)
+        return ERRGROUP_ECLOSED;
+    int64_t deadline = 0;
+    if (seconds > 0) {
+        double ns = seconds * 1e9;
+        int64_t now = eg_now_ns();
+        deadline = ns >= (double)(INT64_MAX - now) ? INT64_MAX : now + (int64_t)ns;
+        if (deadline == 0)
+            deadline = 1;
+    }
+    g->timeout_s_ = seconds; /* read only to word the message, after the deadline fired */
+    /* Relaxed store, then WATCH with release: a thread that sees WATCH with
+     * acquire sees the deadline; one that reads it relaxed and stale only
+     * notices the deadline at its next check. */
+    __atomic_store_n(&g->deadline_ns_, deadline, __ATOMIC_RELAXED);
+    if (deadline != 0)
+        __atomic_fetch_or(&g->poll_, ERRGROUP__POLL_WATCH, __ATOMIC_RELEASE);
+    else if (g->parent_ == NULL)
+        __atomic_fetch_and(&g->poll_, ~ERRGROUP__POLL_WATCH, __ATOMIC_RELAXED);
+    return 0;
+}
+
+int errgroup_get_counters(const errgroup *g, errgroup_counters *out)
+{
+    if (g == NULL || out == NULL || g->magic_ != EG_MAGIC)
+        return ERRGROUP_EINVAL;
+    errgroup_counters c = {0, 0, 0, 0, 0};
+    /* Relaxed loads: statistics; each value is some recent value of a
+     * monotonic counter. After wait, taskwait ordered every update before us. */
+    c.submitted = __atomic_load_n(&g->next_ordinal_, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < g->nslots_; i++) {
+        const struct errgroup_slot_ *s = &g->slots_[i];
+        c.submitted += __atomic_load_n(&s->submitted, __ATOMIC_RELAXED);
+        c.started += __atomic_load_n(&s->started, __ATOMIC_RELAXED);
+        c.finished += __atomic_load_n(&s->finished, __ATOMIC_RELAXED);
+        c.failed += __atomic_load_n(&s->failed, __ATOMIC_RELAXED);
+        c.skipped += __atomic_load_n(&s->skipped, __ATOMIC_RELAXED);
+    }
+    *out = c;
+    return 0;
+}
+
+const char *errgroup_strerror(int code)
+{
+    switch (code) {
+    case 0:
+        return "success";
+#define EG_STRERROR_CASE(name, value, text)                                    \
+    case ERRGROUP_##name:                                                      \
+        return text;
+        ERRGROUP_ERRNO_MAP(EG_STRERROR_CASE)
+#undef EG_STRERROR_CASE
+    default:
+        return code > 0 ? strerror(code) : "unknown error";
+    }
+}
+
+unsigned errgroup_version(void)
+{
+    return ERRGROUP_VERSION_NUMBER;
+}
+
+const char *errgroup_version_string(void)
+{
+    return ERRGROUP_VERSION_STRING;
+}

@@ -1,0 +1,147 @@
+/*
+ * Internal declarations shared by the library's files. Never installed.
+ *
+ * Cross-file internal symbols are prefixed errgroup__ and hidden (the library
+ * is built with hidden visibility); everything else is static.
+ *
+ * The protocol in one place:
+ *   - poll_ holds the bits every task start and loop check reads (STOP,
+ *     ERRORED, WATCH) plus CLOSED (set by wait). It only ever gains bits, except
+ *     WATCH, which errgroup_set_timeout may clear while no parent is set.
+ *   - cause_ says why the group stopped. It goes from 0 to one CAUSE_* value
+ *     exactly once (CAS), so the first of {error, cancel, timeout, parent}
+ *     wins and later ones are dropped.
+ *   - The error record err_ (and lowest_) is written only under lock_, and is
+ *     complete before cause_ becomes CAUSE_ERROR and before poll_ gains
+ *     STOP/ERRORED: a thread that sees the flag and then takes the lock sees the
+ *     error. Cancel never takes the lock (it must be async-signal-safe).
+ */
+#ifndef ERRGROUP_INTERNAL_H
+#define ERRGROUP_INTERNAL_H
+
+#define _POSIX_C_SOURCE 200809L
+
+#include "errgroup.h"
+
+#include <stdint.h>
+#include <time.h>
+
+#define ERRGROUP__HIDDEN __attribute__((visibility("hidden")))
+#define EG_LIKELY(x) __builtin_expect(!!(x), 1)
+#define EG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* poll_ bits beyond the public ERRGROUP__POLL_* ones. */
+#define EG_POLL_CLOSED 8u /* errgroup_wait returned */
+
+/* cause_ values. */
+enum { EG_CAUSE_NONE = 0, EG_CAUSE_ERROR, EG_CAUSE_CANCEL, EG_CAUSE_TIMEOUT, EG_CAUSE_PARENT };
+
+#define EG_MAGIC 0x45524750u /* "ERGP": set by init, cleared by destroy */
+
+/* One thread's progress counters, alone on its cache line. */
+struct errgroup_slot_ {
+    int64_t submitted; /* loop iterations only: tasks are counted by next_ordinal_ */
+    int64_t started;
+    int64_t finished;
+    int64_t failed;
+    int64_t skipped;
+    unsigned char pad[64 - 5 * sizeof(int64_t)];
+};
+
+/* Counters are monotonic statistics: relaxed RMW is enough, they order nothing. */
+static inline void eg_count(int64_t *counter, int64_t n)
+{
+    __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+/*
+ * The body being run on this thread, so that errgroup_fail can tell the
+ * wrapper "this body reported its own error; don't record the fallback".
+ * Tasks are tied, so a body runs on one thread, and bodies interleaved on a
+ * thread at scheduling points nest like calls: a stack per thread is exact.
+ * This is attribution only; the error itself lives in the group.
+ */
+struct eg_frame {
+    errgroup *g;
+    int failed;
+    struct eg_frame *prev;
+};
+
+extern _Thread_local struct eg_frame *errgroup__frame_top
+    __attribute__((tls_model("initial-exec"))) ERRGROUP__HIDDEN;
+extern _Thread_local unsigned errgroup__thread_id
+    __attribute__((tls_model("initial-exec"))) ERRGROUP__HIDDEN;
+
+static inline void eg_frame_push(struct eg_frame *f, errgroup *g)
+{
+    f->g = g;
+    f->failed = 0;
+    f->prev = errgroup__frame_top;
+    errgroup__frame_top = f;
+}
+
+static inline void eg_frame_pop(struct eg_frame *f)
+{
+    errgroup__frame_top = f->prev;
+}
+
+ERRGROUP__HIDDEN unsigned errgroup__new_thread_id(void);
+
+/* Monotonic clock in nanoseconds (vDSO on Linux: no system call). */
+static inline int64_t eg_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* This thread's counter slot in g. */
+static inline struct errgroup_slot_ *eg_slot(errgroup *g)
+{
+    unsigned id = errgroup__thread_id;
+    if (EG_UNLIKELY(id == 0))
+        id = errgroup__new_thread_id();
+    return &g->slots_[(id - 1) & (g->nslots_ - 1)];
+}
+
+/* lock_ guards err_, lowest_ and the limit queue. Holders do bounded work. */
+ERRGROUP__HIDDEN void errgroup__lock(errgroup *g);
+static inline void errgroup__unlock(errgroup *g)
+{
+    __atomic_store_n(&g->lock_, 0, __ATOMIC_RELEASE);
+}
+
+/* Record an error (already formatted). See the protocol above. */
+ERRGROUP__HIDDEN void errgroup__record(errgroup *g, int code, int64_t index, const char *msg);
+
+/* 0 = run item `index`; 1 = skip it (lower index failed); 2 = group cancelled. */
+ERRGROUP__HIDDEN int errgroup__canceled_at_slow(errgroup *g, int64_t index);
+
+static inline int eg_skip(errgroup *g, int64_t index)
+{
+    /* Relaxed: a stale 0 only lets one more item start, which the protocol
+     * allows (running bodies are never interrupted). */
+    if (EG_LIKELY((__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_SLOW) == 0))
+        return 0;
+    return errgroup__canceled_at_slow(g, index);
+}
+
+/* The code wait/run/for return: checks deadline and parent once more. */
+ERRGROUP__HIDDEN int errgroup__result(errgroup *g);
+
+/* Sum of unfinished work (tasks and loop iterations) over all slots. */
+ERRGROUP__HIDDEN int64_t errgroup__in_flight(const errgroup *g);
+
+/* Shared argument checks: EINVAL for NULL/uninitialised, ECLOSED after wait. */
+static inline int eg_check_open(const errgroup *g)
+{
+    if (g == NULL || g->magic_ != EG_MAGIC)
+        return ERRGROUP_EINVAL;
+    /* Relaxed: wait sets CLOSED in the owner's own program order; other
+     * threads calling after wait are misusing the group and get best effort. */
+    if (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & EG_POLL_CLOSED)
+        return ERRGROUP_ECLOSED;
+    return 0;
+}
+
+#endif /* ERRGROUP_INTERNAL_H */
