@@ -39,13 +39,15 @@ void errgroup__lock(errgroup *g)
     }
 }
 
+/* Owned slots: room for every thread the runtime is likely to start (ids are
+ * process-wide, so leave headroom); later threads share the overflow slot. */
 static unsigned eg_slot_count(void)
 {
     int want = omp_get_num_procs();
     if (omp_get_max_threads() > want)
         want = omp_get_max_threads();
-    unsigned n = 8;
-    while ((int)n < want && n < 256)
+    unsigned n = 16;
+    while ((int)n < 2 * want && n < 1024)
         n *= 2;
     return n;
 }
@@ -56,10 +58,12 @@ int errgroup_init(errgroup *g)
         return ERRGROUP_EINVAL;
     memset(g, 0, sizeof *g);
     g->nslots_ = eg_slot_count();
-    g->slots_ = aligned_alloc(64, g->nslots_ * sizeof *g->slots_);
+    size_t bytes = (g->nslots_ + 1) * sizeof *g->slots_;
+    g->slots_ = aligned_alloc(64, bytes);
     if (g->slots_ == NULL)
         return ERRGROUP_ENOMEM;
-    memset(g->slots_, 0, g->nslots_ * sizeof *g->slots_);
+    memset(g->slots_, 0, bytes);
+    g->slots_[g->nslots_].shared = 1;
     g->lowest_ = INT64_MAX;
     g->err_.index = ERRGROUP_NO_INDEX;
     g->magic_ = EG_MAGIC;
@@ -184,7 +188,7 @@ int errgroup_get_counters(const errgroup *g, errgroup_counters *out)
     /* Relaxed loads: statistics; each value is some recent value of a
      * monotonic counter. After wait, taskwait ordered every update before us. */
     c.submitted = __atomic_load_n(&g->next_ordinal_, __ATOMIC_RELAXED);
-    for (unsigned i = 0; i < g->nslots_; i++) {
+    for (unsigned i = 0; i <= g->nslots_; i++) {
         const struct errgroup_slot_ *s = &g->slots_[i];
         c.submitted += __atomic_load_n(&s->submitted, __ATOMIC_RELAXED);
         c.started += __atomic_load_n(&s->started, __ATOMIC_RELAXED);

@@ -38,20 +38,34 @@ enum { EG_CAUSE_NONE = 0, EG_CAUSE_ERROR, EG_CAUSE_CANCEL, EG_CAUSE_TIMEOUT, EG_
 
 #define EG_MAGIC 0x45524750u /* "ERGP": set by init, cleared by destroy */
 
-/* One thread's progress counters, alone on its cache line. */
+/*
+ * One thread's progress counters, alone on its cache line. Slot i belongs to
+ * the thread with id i + 1 and only that thread writes it; threads with ids
+ * beyond nslots_ share the extra last slot, marked `shared`.
+ */
 struct errgroup_slot_ {
     int64_t submitted; /* loop iterations only: tasks are counted by next_ordinal_ */
     int64_t started;
     int64_t finished;
     int64_t failed;
     int64_t skipped;
-    unsigned char pad[64 - 5 * sizeof(int64_t)];
+    int64_t shared;
+    unsigned char pad[64 - 6 * sizeof(int64_t)];
 };
 
-/* Counters are monotonic statistics: relaxed RMW is enough, they order nothing. */
-static inline void eg_count(int64_t *counter, int64_t n)
+/*
+ * Counters are monotonic statistics and order nothing, so relaxed is enough.
+ * An owned slot has a single writer: a relaxed load and store (no locked
+ * instruction) cannot lose an update, and readers never see a torn value.
+ * The shared slot needs the read-modify-write.
+ */
+static inline void eg_count(struct errgroup_slot_ *s, int64_t *counter, int64_t n)
 {
-    __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+    if (EG_UNLIKELY(s->shared))
+        __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+    else
+        __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n,
+                         __ATOMIC_RELAXED);
 }
 
 /*
@@ -63,7 +77,8 @@ static inline void eg_count(int64_t *counter, int64_t n)
  */
 struct eg_frame {
     errgroup *g;
-    int failed;
+    int failed;  /* the current body called errgroup_fail on g */
+    int spawned; /* go was called from this frame: the task must taskwait */
     struct eg_frame *prev;
 };
 
@@ -76,6 +91,7 @@ static inline void eg_frame_push(struct eg_frame *f, errgroup *g)
 {
     f->g = g;
     f->failed = 0;
+    f->spawned = 0;
     f->prev = errgroup__frame_top;
     errgroup__frame_top = f;
 }
@@ -101,7 +117,7 @@ static inline struct errgroup_slot_ *eg_slot(errgroup *g)
     unsigned id = errgroup__thread_id;
     if (EG_UNLIKELY(id == 0))
         id = errgroup__new_thread_id();
-    return &g->slots_[(id - 1) & (g->nslots_ - 1)];
+    return &g->slots_[id <= g->nslots_ ? id - 1 : g->nslots_];
 }
 
 /* lock_ guards err_, lowest_ and the limit queue. Holders do bounded work. */

@@ -52,18 +52,21 @@ static void eg_loop_worker(struct eg_loop *L)
         int64_t lo = eg_signed(L->begin + first);
         if (eg_skip(g, lo))
             break;
-        eg_count(&s->started, (int64_t)len);
+        eg_count(s, &s->started, (int64_t)len);
         frame.failed = 0;
         int rc = L->body(g, lo, eg_signed(L->begin + first + len), L->arg);
-        eg_count(&s->finished, (int64_t)len);
+        eg_count(s, &s->finished, (int64_t)len);
         done += len;
         if (rc != 0) {
-            eg_count(&s->failed, 1);
+            eg_count(s, &s->failed, 1);
             if (!frame.failed)
                 errgroup__record(g, rc, lo, NULL);
         }
     }
     eg_frame_pop(&frame);
+    if (frame.spawned) { /* bodies called go: their tasks belong to this one */
+#pragma omp taskwait
+    }
     /* Relaxed: read after the region's end / taskwait, which orders it. */
     __atomic_fetch_add(&L->done, done, __ATOMIC_RELAXED);
 }
@@ -102,7 +105,7 @@ int errgroup_for(errgroup *g, int64_t begin, int64_t end, errgroup_range_fn *bod
     int workers = (uint64_t)threads < L.nchunks ? threads : (int)L.nchunks;
 
     struct errgroup_slot_ *s = eg_slot(g);
-    eg_count(&s->submitted, (int64_t)L.n);
+    eg_count(s, &s->submitted, (int64_t)L.n);
     struct eg_loop *lp = &L;
     if (workers <= 1) {
         eg_loop_worker(lp);
@@ -117,6 +120,6 @@ int errgroup_for(errgroup *g, int64_t begin, int64_t end, errgroup_range_fn *bod
         eg_loop_worker(lp);
 #pragma omp taskwait
     }
-    eg_count(&s->skipped, (int64_t)(L.n - L.done));
+    eg_count(s, &s->skipped, (int64_t)(L.n - L.done));
     return errgroup__result(g);
 }

@@ -24,24 +24,23 @@ struct errgroup_pending_ {
     struct errgroup_pending_ *next;
 };
 
-/* Run or skip one accepted task's body. */
-static void eg_run_one(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal)
+/* Run or skip one accepted task's body, inside the OpenMP task's frame. */
+static void eg_run_one(errgroup *g, struct eg_frame *frame, errgroup_fn *fn, void *arg,
+                       int64_t ordinal)
 {
     struct errgroup_slot_ *s = eg_slot(g);
     if (eg_skip(g, ordinal)) {
-        eg_count(&s->skipped, 1);
+        eg_count(s, &s->skipped, 1);
     } else {
-        eg_count(&s->started, 1);
-        struct eg_frame frame;
-        eg_frame_push(&frame, g);
+        eg_count(s, &s->started, 1);
+        frame->failed = 0;
         int rc = fn(g, arg);
-        eg_frame_pop(&frame);
         if (rc != 0) {
-            eg_count(&s->failed, 1);
-            if (!frame.failed)
+            eg_count(s, &s->failed, 1);
+            if (!frame->failed)
                 errgroup__record(g, rc, ordinal, NULL);
         }
-        eg_count(&s->finished, 1);
+        eg_count(s, &s->finished, 1);
     }
     if (g->release_ != NULL)
         g->release_(arg);
@@ -96,12 +95,12 @@ static void eg_finish_one(errgroup *g)
  * under the lock. Whichever of the two lock sections comes second sees the
  * other's effect (the enqueued task, or the freed slot).
  */
-static void eg_drain(errgroup *g)
+static void eg_drain(errgroup *g, struct eg_frame *frame)
 {
     for (;;) {
         struct errgroup_pending_ *p;
         while ((p = eg_dequeue(g)) != NULL) {
-            eg_run_one(g, p->fn, p->arg, p->ordinal);
+            eg_run_one(g, frame, p->fn, p->arg, p->ordinal);
             free(p);
             eg_finish_one(g);
         }
@@ -113,17 +112,27 @@ static void eg_drain(errgroup *g)
 
 static void eg_task(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal)
 {
-    eg_run_one(g, fn, arg, ordinal);
+    struct eg_frame frame;
+    eg_frame_push(&frame, g);
+    eg_run_one(g, &frame, fn, arg, ordinal);
     if (g->limit_ > 0) {
         eg_finish_one(g);
-        eg_drain(g);
+        eg_drain(g, &frame);
     }
-    /* Children spawned by the body must finish before this task does. */
+    eg_frame_pop(&frame);
+    /* Children spawned by the bodies must finish before this task does. */
+    if (frame.spawned) {
 #pragma omp taskwait
+    }
 }
 
 static void eg_spawn(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal)
 {
+    /* The task (or run/wait) that spawns must wait for this child. Tied tasks
+     * keep this thread's frame stack exact; see struct eg_frame. */
+    struct eg_frame *top = errgroup__frame_top;
+    if (top != NULL)
+        top->spawned = 1;
 #pragma omp task default(none) firstprivate(g, fn, arg, ordinal)
     eg_task(g, fn, arg, ordinal);
 }
@@ -148,7 +157,10 @@ static int eg_submit_limited(errgroup *g, errgroup_fn *fn, void *arg, int try_on
         __atomic_fetch_add(&g->unfinished_, 1, __ATOMIC_RELAXED);
     }
     if (omp_get_level() == 0) { /* serial: nothing else runs, the limit holds */
-        eg_run_one(g, fn, arg, eg_take_ordinal(g));
+        struct eg_frame frame;
+        eg_frame_push(&frame, g);
+        eg_run_one(g, &frame, fn, arg, eg_take_ordinal(g));
+        eg_frame_pop(&frame);
         eg_finish_one(g);
         return 0;
     }
