@@ -210,7 +210,9 @@ ERRGROUP_API int errgroup_destroy(errgroup *g);
  * same time (0 = no limit, the default). A go at the limit never blocks: the
  * task is accepted, queued in the group, and started when a running body
  * returns (that task's thread runs it). Queued tasks are started in go order.
- * Queueing allocates: go may then return ERRGROUP_ENOMEM.
+ * Queueing allocates: go may then return ERRGROUP_ENOMEM. A body must not
+ * wait for a task it spawned in the same limited group (it holds the slot
+ * that task needs); give such children a child group instead.
  * Returns 0, ERRGROUP_EINVAL (NULL, limit < 0), ERRGROUP_EBUSY (tasks in
  * flight), ERRGROUP_ECLOSED (after wait).
  * Thread safety: configuration: call before the first go, from the owner.
@@ -489,7 +491,9 @@ ERRGROUP_API const char *errgroup_version_string(void);
  *
  * Rules: use them directly in the body of a worksharing loop without
  * `nowait` or `ordered` (OpenMP forbids `cancel for` there; in other loops,
- * write `if (errgroup_canceled_at(g, i)) continue;`). They expand to an `if`
+ * write `if (errgroup_canceled_at(g, i)) continue;`). After a failure the
+ * values of reduction and lastprivate variables are unspecified (OpenMP says
+ * so for cancelled loops, and skipped iterations contribute nothing). They expand to an `if`
  * statement containing `continue`: do not wrap them in another loop or a
  * switch. `g` and `i` may be evaluated more than once.
  */
