@@ -479,45 +479,48 @@ ERRGROUP_API const char *errgroup_version_string(void);
  * failed is one relaxed load and a predicted branch; with a timeout or a
  * parent group set it also calls errgroup_canceled_at() (a clock read).
  * ERRGROUP_LOOP_FAIL(g, code, i, fmt, ...) records the error (errgroup_fail)
- * and skips the rest of the iteration.
+ * and skips the rest of the iteration. After a failure each thread skips its
+ * remaining iterations at the cost of one check each. Without -fopenmp the
+ * loop is serial and both macros `break` out of it once the group is
+ * cancelled.
  *
- * When the group is cancelled (never merely because of an error in
- * lowest-index mode) and OMP_CANCELLATION=true, both also execute
- * `#pragma omp cancel for`, so threads leave the loop at once instead of
- * walking their remaining iterations; the cancellation point is only on that
- * path and costs nothing before. With OMP_CANCELLATION=false the remaining
- * iterations are skipped one check each. Without -fopenmp the loop is serial
- * and both macros `break` out of it once the group is cancelled.
+ * OpenMP cancellation is opt-in: define ERRGROUP_LOOP_OMP_CANCEL before
+ * including this header and, once the group is cancelled (never merely
+ * because of an error in lowest-index mode), the macros also execute
+ * `#pragma omp cancel for`, so that with OMP_CANCELLATION=true threads leave
+ * the loop at once. It is off by default because both runtimes mishandle it:
+ * gcc ignores `cancel for` in a combined `parallel for` (with a warning that
+ * cannot be silenced; write `omp parallel` + `omp for`), and LLVM's libomp 14
+ * corrupts the next worksharing loop after a cancelled dynamic or guided loop
+ * (it silently skips iterations). The library therefore executes the cancel
+ * only when the runtime is libgomp; with libomp the macros fall back to
+ * skipping. Measured in bench/bench_loop.c.
  *
- * Rules: use them directly in the body of a worksharing loop without
- * `nowait` or `ordered` (OpenMP forbids `cancel for` there; in other loops,
- * write `if (errgroup_canceled_at(g, i)) continue;`). After a failure the
- * values of reduction and lastprivate variables are unspecified (OpenMP says
- * so for cancelled loops, and skipped iterations contribute nothing). They expand to an `if`
- * statement containing `continue`: do not wrap them in another loop or a
- * switch. `g` and `i` may be evaluated more than once.
+ * Rules: use them directly in the body of a worksharing loop (with the
+ * opt-in: one without `nowait` or `ordered`, where OpenMP forbids `cancel
+ * for`); in other loops write `if (errgroup_canceled_at(g, i)) continue;`.
+ * Each expands to one `if` statement without `else`, containing `continue`:
+ * do not follow the macro with an `else` (put braces around the `if` it sits
+ * in), and do not wrap it in another loop or a switch. `g` and `i` may be
+ * evaluated more than once. After a failure the values of reduction and
+ * lastprivate variables are unspecified (skipped iterations contribute
+ * nothing).
  */
-#ifdef _OPENMP
-#  define ERRGROUP__LOOP_STOP _Pragma("omp cancel for") continue;
+#if defined(_OPENMP) && defined(ERRGROUP_LOOP_OMP_CANCEL)
+#  define ERRGROUP__LOOP_STOP                                                      if (errgroup__omp_cancel_ok()) {                                                   _Pragma("omp cancel for")                                                  }                                                                              continue;
+#elif defined(_OPENMP)
+#  define ERRGROUP__LOOP_STOP continue;
 #else
 #  define ERRGROUP__LOOP_STOP break;
 #endif
 
-#define ERRGROUP_LOOP_CHECK(g, i)                                              \
-    if (ERRGROUP__UNLIKELY(errgroup__poll(g) != 0)) {                          \
-        int errgroup__skip_ = errgroup_canceled_at((g), (int64_t)(i));         \
-        if (errgroup__skip_ == 2) { ERRGROUP__LOOP_STOP }                      \
-        if (errgroup__skip_ != 0) continue;                                    \
-    } else ((void)0)
+#define ERRGROUP_LOOP_CHECK(g, i)                                                  if (ERRGROUP__UNLIKELY(errgroup__poll(g) != 0)) {                                  int errgroup__skip_ = errgroup_canceled_at((g), (int64_t)(i));                 if (errgroup__skip_ == 2) {                                                        ERRGROUP__LOOP_STOP                                                        }                                                                              if (errgroup__skip_ != 0)                                                          continue;                                                              }
 
-#define ERRGROUP_LOOP_FAIL(g, code, i, ...)                                    \
-    if (1) {                                                                   \
-        (void)errgroup_fail((g), (code), (int64_t)(i), __VA_ARGS__);           \
-        if (errgroup_canceled_at((g), (int64_t)(i)) == 2) {                    \
-            ERRGROUP__LOOP_STOP                                                \
-        }                                                                      \
-        continue;                                                              \
-    } else ((void)0)
+#define ERRGROUP_LOOP_FAIL(g, code, i, ...)                                        if (((void)errgroup_fail((g), (code), (int64_t)(i), __VA_ARGS__), 1)) {            if (errgroup_canceled_at((g), (int64_t)(i)) == 2) {                                ERRGROUP__LOOP_STOP                                                        }                                                                              continue;                                                                  }
+
+/* Private: whether the opt-in `cancel for` may run: OMP_CANCELLATION is on
+ * and the runtime is libgomp (see above). Cached after the first call. */
+ERRGROUP_API int errgroup__omp_cancel_ok(void);
 
 /* Private: the inline half of ERRGROUP_LOOP_CHECK. A relaxed load suffices:
  * the flag only decides whether to look closer; errgroup_canceled_at() does
