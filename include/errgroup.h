@@ -16,6 +16,10 @@
  *   - Memory visibility: everything a task body (or loop body) did
  *     happens-before the errgroup_wait/errgroup_run/errgroup_for call that
  *     observes its completion returns.
+ *   - A group that was never initialised or was destroyed is detected (a
+ *     magic number) by every function that takes a group, except the three
+ *     that must stay cheap or async-signal-safe: errgroup_cancel,
+ *     errgroup_canceled and errgroup_canceled_at check only for NULL.
  *   - Misuse that can only be a bug and would otherwise corrupt memory
  *     (destroying a group with tasks in flight) aborts with a message on
  *     stderr. Everything else returns an error code.
@@ -188,7 +192,8 @@ ERRGROUP_API int errgroup_init(errgroup *g);
  * unless the child had its own error first. The parent must outlive the child.
  * A child is the way to give a task its own sub-group: the task body returns
  * the child's errgroup_wait() result, which then becomes a parent error.
- * Returns 0, ERRGROUP_EINVAL (NULL, or parent not initialised) or ERRGROUP_ENOMEM.
+ * Returns 0, ERRGROUP_EINVAL (NULL, parent not initialised, child == parent)
+ * or ERRGROUP_ENOMEM.
  * Thread safety: as errgroup_init; parent may be in use concurrently.
  */
 ERRGROUP_API int errgroup_init_child(errgroup *child, errgroup *parent);
@@ -227,7 +232,8 @@ ERRGROUP_API int errgroup_set_limit(errgroup *g, int limit);
  * other error came first, wait returns ERRGROUP_ETIMEDOUT. The deadline is
  * observed when someone looks (go, task and chunk start, errgroup_canceled,
  * wait); running bodies are never interrupted.
- * Returns 0, ERRGROUP_EINVAL (NULL, seconds < 0 or not finite).
+ * Returns 0, ERRGROUP_EINVAL (NULL, seconds < 0 or not finite),
+ * ERRGROUP_ECLOSED (after wait).
  * Thread safety: any thread, any time before wait.
  */
 ERRGROUP_API int errgroup_set_timeout(errgroup *g, double seconds);
