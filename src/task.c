@@ -104,6 +104,8 @@ static void eg_drain(errgroup *g, struct eg_frame *frame)
             free(p);
             eg_finish_one(g);
         }
+        /* Relaxed: the lock taken by eg_queue_empty orders this release of
+         * the slot before any later submitter's eg_slot_acquire (see above). */
         __atomic_fetch_sub(&g->active_, 1, __ATOMIC_RELAXED);
         if (eg_queue_empty(g) || !eg_slot_acquire(g))
             return;
@@ -146,6 +148,7 @@ static int64_t eg_take_ordinal(errgroup *g)
 
 static int eg_submit_limited(errgroup *g, errgroup_fn *fn, void *arg, int try_only)
 {
+    /* Relaxed: unfinished_ only bounds try_go; it publishes nothing. */
     if (try_only) {
         int n = __atomic_load_n(&g->unfinished_, __ATOMIC_RELAXED);
         do {
@@ -194,7 +197,7 @@ static int eg_submit_limited(errgroup *g, errgroup_fn *fn, void *arg, int try_on
             free(q);
             break;
         }
-        __atomic_fetch_sub(&g->active_, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_sub(&g->active_, 1, __ATOMIC_RELAXED); /* as in eg_drain */
         if (eg_queue_empty(g))
             break;
     }
