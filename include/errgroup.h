@@ -149,6 +149,7 @@ struct errgroup {
     unsigned magic_;                /* set by init, cleared by destroy */
     int mode_;                      /* enum errgroup_mode */
     int limit_;                     /* 0 = no limit */
+    int omp_cancel_;                /* ERRGROUP_LOOP_OMP_CANCEL may run `cancel for` */
     int64_t chunk_;                 /* errgroup_for chunk size, 0 = automatic */
     int64_t deadline_ns_;           /* monotonic clock; 0 = none */
     double timeout_s_;              /* as given to errgroup_set_timeout */
@@ -513,20 +514,34 @@ ERRGROUP_API const char *errgroup_version_string(void);
  * nothing).
  */
 #if defined(_OPENMP) && defined(ERRGROUP_LOOP_OMP_CANCEL)
-#  define ERRGROUP__LOOP_STOP                                                      if (errgroup__omp_cancel_ok()) {                                                   _Pragma("omp cancel for")                                                  }                                                                              continue;
+#  define ERRGROUP__LOOP_STOP(g)                                               \
+    if ((g)->omp_cancel_) {                                                    \
+        _Pragma("omp cancel for")                                              \
+    }                                                                          \
+    continue;
 #elif defined(_OPENMP)
-#  define ERRGROUP__LOOP_STOP continue;
+#  define ERRGROUP__LOOP_STOP(g) continue;
 #else
-#  define ERRGROUP__LOOP_STOP break;
+#  define ERRGROUP__LOOP_STOP(g) break;
 #endif
 
-#define ERRGROUP_LOOP_CHECK(g, i)                                                  if (ERRGROUP__UNLIKELY(errgroup__poll(g) != 0)) {                                  int errgroup__skip_ = errgroup_canceled_at((g), (int64_t)(i));                 if (errgroup__skip_ == 2) {                                                        ERRGROUP__LOOP_STOP                                                        }                                                                              if (errgroup__skip_ != 0)                                                          continue;                                                              }
+#define ERRGROUP_LOOP_CHECK(g, i)                                              \
+    if (ERRGROUP__UNLIKELY(errgroup__poll(g) != 0)) {                          \
+        int errgroup__skip_ = errgroup__skip_at((g), (int64_t)(i));            \
+        if (errgroup__skip_ == 2) {                                            \
+            ERRGROUP__LOOP_STOP(g)                                             \
+        }                                                                      \
+        if (errgroup__skip_ != 0)                                              \
+            continue;                                                          \
+    }
 
-#define ERRGROUP_LOOP_FAIL(g, code, i, ...)                                        if (((void)errgroup_fail((g), (code), (int64_t)(i), __VA_ARGS__), 1)) {            if (errgroup_canceled_at((g), (int64_t)(i)) == 2) {                                ERRGROUP__LOOP_STOP                                                        }                                                                              continue;                                                                  }
-
-/* Private: whether the opt-in `cancel for` may run: OMP_CANCELLATION is on
- * and the runtime is libgomp (see above). Cached after the first call. */
-ERRGROUP_API int errgroup__omp_cancel_ok(void);
+#define ERRGROUP_LOOP_FAIL(g, code, i, ...)                                    \
+    if (((void)errgroup_fail((g), (code), (int64_t)(i), __VA_ARGS__), 1)) {    \
+        if (errgroup_canceled_at((g), (int64_t)(i)) == 2) {                    \
+            ERRGROUP__LOOP_STOP(g)                                             \
+        }                                                                      \
+        continue;                                                              \
+    }
 
 /* Private: the inline half of ERRGROUP_LOOP_CHECK. A relaxed load suffices:
  * the flag only decides whether to look closer; errgroup_canceled_at() does
@@ -539,6 +554,13 @@ static inline unsigned errgroup__poll(errgroup *g)
     (void)g;
     return ERRGROUP__POLL_SLOW; /* no inline atomics: always ask the library */
 #endif
+}
+
+/* Private: errgroup_canceled_at() without a call once the group is stopped,
+ * so that skipping the rest of a cancelled loop costs a load per iteration. */
+static inline int errgroup__skip_at(errgroup *g, int64_t i)
+{
+    return (errgroup__poll(g) & ERRGROUP__POLL_STOP) ? 2 : errgroup_canceled_at(g, i);
 }
 
 #ifdef __cplusplus

@@ -66,6 +66,7 @@ int errgroup_init(errgroup *g)
     g->slots_[g->nslots_].shared = 1;
     g->lowest_ = INT64_MAX;
     g->err_.index = ERRGROUP_NO_INDEX;
+    g->omp_cancel_ = errgroup__omp_cancel_ok();
     g->magic_ = EG_MAGIC;
     return 0;
 }

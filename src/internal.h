@@ -103,6 +103,10 @@ static inline void eg_frame_pop(struct eg_frame *f)
 
 ERRGROUP__HIDDEN unsigned errgroup__new_thread_id(void);
 
+/* Whether the loop macros' opt-in `cancel for` may run: OMP_CANCELLATION is
+ * on and the runtime is libgomp. Decided once per process. */
+ERRGROUP__HIDDEN int errgroup__omp_cancel_ok(void);
+
 /* Monotonic clock in nanoseconds (vDSO on Linux: no system call). */
 static inline int64_t eg_now_ns(void)
 {

@@ -1,9 +1,9 @@
 /* Which OpenMP runtime we run on, for the opt-in `cancel for` of the loop macros. */
 #define _GNU_SOURCE /* RTLD_DEFAULT */
+#include "internal.h"
+
 #include <dlfcn.h>
 #include <omp.h>
-
-#include "errgroup.h"
 
 /*
  * `cancel for` is safe only on libgomp: LLVM's libomp 14 (and Intel's, same
