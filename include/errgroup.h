@@ -496,10 +496,12 @@ ERRGROUP_API const char *errgroup_version_string(void);
  * because of an error in lowest-index mode), the macros also execute
  * `#pragma omp cancel for`, so that with OMP_CANCELLATION=true threads leave
  * the loop at once. It is off by default because both runtimes mishandle it:
- * gcc ignores `cancel for` in a combined `parallel for` (with a warning that
- * cannot be silenced; write `omp parallel` + `omp for`), and LLVM's libomp 14
- * corrupts the next worksharing loop after a cancelled dynamic or guided loop
- * (it silently skips iterations). The library therefore executes the cancel
+ * gcc 12 warns "'cancel for' inside 'nowait' for construct" on a combined
+ * `parallel for` (the cancel still works, but no -W option silences the
+ * warning, so -Werror builds fail: write `omp parallel` + `omp for`), and
+ * LLVM's libomp 14 breaks the next worksharing loop after a cancelled dynamic
+ * or guided loop (it silently skips iterations, hangs, or fails an internal
+ * assertion). The library therefore executes the cancel
  * only when the runtime is libgomp; with libomp the macros fall back to
  * skipping. Measured in bench/bench_loop.c.
  *

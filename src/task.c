@@ -139,6 +139,17 @@ static void eg_spawn(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal)
     eg_task(g, fn, arg, ordinal);
 }
 
+/* Start an accepted task: a new OpenMP task inside a parallel region, at
+ * once in the caller outside any (the same wrapper either way, so the limit
+ * and the queue work identically). */
+static void eg_start(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal)
+{
+    if (omp_get_level() == 0)
+        eg_task(g, fn, arg, ordinal);
+    else
+        eg_spawn(g, fn, arg, ordinal);
+}
+
 /* Next ordinal. Relaxed RMW: ordinals need uniqueness and, for one
  * submitting thread, increasing order; both hold for any memory order. */
 static int64_t eg_take_ordinal(errgroup *g)
@@ -159,16 +170,8 @@ static int eg_submit_limited(errgroup *g, errgroup_fn *fn, void *arg, int try_on
     } else {
         __atomic_fetch_add(&g->unfinished_, 1, __ATOMIC_RELAXED);
     }
-    if (omp_get_level() == 0) { /* serial: nothing else runs, the limit holds */
-        struct eg_frame frame;
-        eg_frame_push(&frame, g);
-        eg_run_one(g, &frame, fn, arg, eg_take_ordinal(g));
-        eg_frame_pop(&frame);
-        eg_finish_one(g);
-        return 0;
-    }
     if (eg_slot_acquire(g)) {
-        eg_spawn(g, fn, arg, eg_take_ordinal(g));
+        eg_start(g, fn, arg, eg_take_ordinal(g));
         return 0;
     }
     struct errgroup_pending_ *p = malloc(sizeof *p);
@@ -193,8 +196,9 @@ static int eg_submit_limited(errgroup *g, errgroup_fn *fn, void *arg, int try_on
     while (eg_slot_acquire(g)) {
         struct errgroup_pending_ *q = eg_dequeue(g);
         if (q != NULL) {
-            eg_spawn(g, q->fn, q->arg, q->ordinal);
+            struct errgroup_pending_ task = *q;
             free(q);
+            eg_start(g, task.fn, task.arg, task.ordinal);
             break;
         }
         __atomic_fetch_sub(&g->active_, 1, __ATOMIC_RELAXED); /* as in eg_drain */
@@ -217,11 +221,7 @@ static int eg_submit(errgroup *g, errgroup_fn *fn, void *arg, int try_only)
         return ERRGROUP_ECANCELED;
     if (g->limit_ > 0)
         return eg_submit_limited(g, fn, arg, try_only);
-    int64_t ordinal = eg_take_ordinal(g);
-    if (omp_get_level() == 0)
-        eg_task(g, fn, arg, ordinal); /* outside any parallel region: run now */
-    else
-        eg_spawn(g, fn, arg, ordinal);
+    eg_start(g, fn, arg, eg_take_ordinal(g));
     return 0;
 }
 
