@@ -20,19 +20,30 @@ static void eg_stop(errgroup *g, unsigned cause)
     __atomic_fetch_or(&g->poll_, ERRGROUP__POLL_STOP, __ATOMIC_RELEASE);
 }
 
-/* Has the deadline passed or the parent been cancelled? Stops g if so. */
+/*
+ * Has the parent been cancelled or the deadline passed? Stops g if so. Both
+ * are noticed lazily; when both are found at one look the parent goes first,
+ * since a child made under a cancelled parent is cancelled from the start
+ * (errgroup_init_child) and any parent stop we see now may predate the
+ * deadline, while the deadline is only known to have passed by now.
+ */
 static int eg_watch(errgroup *g)
 {
+    if (g->parent_ != NULL && errgroup_canceled(g->parent_) == 1) {
+        eg_stop(g, EG_CAUSE_PARENT);
+        return 1;
+    }
     int64_t deadline = __atomic_load_n(&g->deadline_ns_, __ATOMIC_RELAXED);
     if (deadline != 0 && eg_now_ns() >= deadline) {
         eg_stop(g, EG_CAUSE_TIMEOUT);
         return 1;
     }
-    if (g->parent_ != NULL && errgroup_canceled(g->parent_) == 1) {
-        eg_stop(g, EG_CAUSE_PARENT);
-        return 1;
-    }
     return 0;
+}
+
+void errgroup__watch(errgroup *g)
+{
+    eg_watch(g);
 }
 
 int errgroup__canceled_at_slow(errgroup *g, int64_t index)

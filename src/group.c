@@ -80,6 +80,7 @@ int errgroup_init_child(errgroup *child, errgroup *parent)
         return rc;
     child->parent_ = parent;
     child->poll_ = ERRGROUP__POLL_WATCH; /* not yet shared: a plain store is fine */
+    errgroup__watch(child); /* under a cancelled parent: cancelled from the start */
     return 0;
 }
 
