@@ -188,7 +188,10 @@ ERRGROUP_API int errgroup_init(errgroup *g);
 
 /*
  * errgroup_init_child - initialise a group that is cancelled whenever parent
- * is (by an error, errgroup_cancel, its timeout, or its own parent). The
+ * is (by an error in first-error mode, errgroup_cancel, its timeout, or its
+ * own parent; in lowest-index mode a parent's error alone is not a
+ * cancellation, see errgroup_set_mode). A parent already cancelled at this
+ * call cancels the child from the start. The
  * parent's error is not copied: the child's wait returns ERRGROUP_ECANCELED
  * unless the child had its own error first. The parent must outlive the child.
  * A child is the way to give a task its own sub-group: the task body returns
@@ -249,8 +252,10 @@ ERRGROUP_API int errgroup_set_timeout(errgroup *g, double seconds);
  * iterations above k); work below k still runs, and a lower failure found
  * there replaces the error. errgroup_canceled() then reports only real
  * cancellation (errgroup_cancel, timeout, parent); use errgroup_canceled_at()
- * to ask about one index. Deterministic for loops and for tasks submitted
- * from one thread; ordinals of tasks spawned by tasks depend on the schedule.
+ * to ask about one index. go returns ERRGROUP_ECANCELED once the task would
+ * get an ordinal above the lowest failure (so a submit loop stops there too).
+ * Deterministic for loops and for tasks submitted from one thread; ordinals
+ * of tasks spawned by tasks depend on the schedule.
  * Returns 0, ERRGROUP_EINVAL (NULL, unknown mode), ERRGROUP_EBUSY (tasks in
  * flight), ERRGROUP_ECLOSED (after wait).
  * Thread safety: configuration: call before the first go, from the owner.
@@ -262,7 +267,7 @@ ERRGROUP_API int errgroup_set_mode(errgroup *g, int mode);
  * call (0 = automatic, the default: about 8 chunks per thread, at most 32768
  * iterations each). Smaller chunks stop sooner after a failure; larger chunks
  * cost less per iteration.
- * Returns 0, ERRGROUP_EINVAL (NULL, chunk < 0).
+ * Returns 0, ERRGROUP_EINVAL (NULL, chunk < 0), ERRGROUP_ECLOSED (after wait).
  * Thread safety: configuration: not concurrently with errgroup_for on g.
  */
 ERRGROUP_API int errgroup_set_chunk(errgroup *g, int64_t chunk);
@@ -325,8 +330,10 @@ ERRGROUP_API int errgroup_try_go(errgroup *g, errgroup_fn *fn, void *arg);
  * tasks, then return the first error code: 0, a user code, or
  * ERRGROUP_ECANCELED (errgroup_cancel or a cancelled parent) or
  * ERRGROUP_ETIMEDOUT (deadline). The details are in errgroup_first_error().
- * Afterwards the group is closed: go, try_go, run, for and a second wait
- * return ERRGROUP_ECLOSED; the error stays readable until destroy.
+ * Afterwards the group is closed: go, try_go, run, for, the setters and a
+ * second wait return ERRGROUP_ECLOSED, and the outcome is frozen (a later
+ * errgroup_fail, errgroup_cancel or deadline changes nothing); it stays
+ * readable until destroy.
  * Returns the code above, ERRGROUP_EINVAL (NULL or not initialised),
  * ERRGROUP_ECLOSED (second wait).
  * Thread safety: exactly the task that made the group's top-level go calls
@@ -447,8 +454,9 @@ ERRGROUP_API int errgroup_first_error(const errgroup *g, errgroup_error *out);
  * errgroup_get_counters - progress so far. Each field is monotonic and cheap
  * to read at any time (one relaxed load per thread slot); the fields are read
  * one after another, so while work runs they need not add up. After wait:
- * submitted == finished + skipped and started == finished. ERRGROUP_LOOP_CHECK
- * loops are not counted (their check stays a single load).
+ * submitted == finished + skipped and started == finished. A count beyond
+ * INT64_MAX (only a loop over most of int64_t) reads as INT64_MAX.
+ * ERRGROUP_LOOP_CHECK loops are not counted (their check stays one load).
  * Returns 0, ERRGROUP_EINVAL (NULL g or out, or g not initialised).
  * Thread safety: any thread, any time.
  */

@@ -11,6 +11,9 @@
  */
 static void eg_stop(errgroup *g, unsigned cause)
 {
+    /* After wait the outcome is frozen (relaxed: see eg_check_open). */
+    if (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & EG_POLL_CLOSED)
+        return;
     unsigned none = EG_CAUSE_NONE;
     /* Relaxed CAS: a stop cause carries no data; it only has to be decided
      * once. If an error already won, cause_ keeps it. */
@@ -65,7 +68,10 @@ int errgroup__canceled_at_slow(errgroup *g, int64_t index)
 /* Would an error at `index` be kept? A cheap filter before formatting. */
 static int eg_may_win(errgroup *g, int64_t index)
 {
-    if (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_WATCH)
+    unsigned poll = __atomic_load_n(&g->poll_, __ATOMIC_RELAXED);
+    if (poll & EG_POLL_CLOSED)
+        return 0; /* after wait the outcome is frozen */
+    if (poll & ERRGROUP__POLL_WATCH)
         eg_watch(g); /* a passed deadline or cancelled parent came first */
     /* Relaxed: a stale answer only costs a trip to the lock, which decides. */
     unsigned cause = __atomic_load_n(&g->cause_, __ATOMIC_RELAXED);

@@ -84,11 +84,31 @@ int errgroup_init_child(errgroup *child, errgroup *parent)
     return 0;
 }
 
+/* Sums of the counters, modulo 2^64 (see struct errgroup_slot_). */
+struct eg_sums {
+    uint64_t submitted, started, finished, failed, skipped;
+};
+
+static struct eg_sums eg_sum(const errgroup *g)
+{
+    /* Relaxed loads: statistics; each value is some recent value of a
+     * monotonic counter. After wait, taskwait ordered every update before us. */
+    struct eg_sums t = {(uint64_t)__atomic_load_n(&g->next_ordinal_, __ATOMIC_RELAXED), 0, 0, 0, 0};
+    for (unsigned i = 0; i <= g->nslots_; i++) {
+        const struct errgroup_slot_ *s = &g->slots_[i];
+        t.submitted += __atomic_load_n(&s->submitted, __ATOMIC_RELAXED);
+        t.started += __atomic_load_n(&s->started, __ATOMIC_RELAXED);
+        t.finished += __atomic_load_n(&s->finished, __ATOMIC_RELAXED);
+        t.failed += __atomic_load_n(&s->failed, __ATOMIC_RELAXED);
+        t.skipped += __atomic_load_n(&s->skipped, __ATOMIC_RELAXED);
+    }
+    return t;
+}
+
 int64_t errgroup__in_flight(const errgroup *g)
 {
-    errgroup_counters c;
-    errgroup_get_counters(g, &c);
-    return c.submitted - c.finished - c.skipped;
+    struct eg_sums t = eg_sum(g);
+    return (int64_t)(t.submitted - t.finished - t.skipped); /* exact modulo 2^64 */
 }
 
 int errgroup_destroy(errgroup *g)
@@ -150,10 +170,12 @@ int errgroup_set_release(errgroup *g, errgroup_release_fn *release)
 
 int errgroup_set_chunk(errgroup *g, int64_t chunk)
 {
-    if (g == NULL || g->magic_ != EG_MAGIC || chunk < 0)
+    if (g != NULL && chunk < 0)
         return ERRGROUP_EINVAL;
-    g->chunk_ = chunk;
-    return 0;
+    int rc = eg_check_open(g);
+    if (rc == 0)
+        g->chunk_ = chunk;
+    return rc;
 }
 
 int errgroup_set_timeout(errgroup *g, double seconds)
@@ -182,23 +204,23 @@ int errgroup_set_timeout(errgroup *g, double seconds)
     return 0;
 }
 
+/* Counters beyond INT64_MAX (only a loop over most of int64_t gets there)
+ * are reported as INT64_MAX. */
+static int64_t eg_saturate(uint64_t v)
+{
+    return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
 int errgroup_get_counters(const errgroup *g, errgroup_counters *out)
 {
     if (g == NULL || out == NULL || g->magic_ != EG_MAGIC)
         return ERRGROUP_EINVAL;
-    errgroup_counters c = {0, 0, 0, 0, 0};
-    /* Relaxed loads: statistics; each value is some recent value of a
-     * monotonic counter. After wait, taskwait ordered every update before us. */
-    c.submitted = __atomic_load_n(&g->next_ordinal_, __ATOMIC_RELAXED);
-    for (unsigned i = 0; i <= g->nslots_; i++) {
-        const struct errgroup_slot_ *s = &g->slots_[i];
-        c.submitted += __atomic_load_n(&s->submitted, __ATOMIC_RELAXED);
-        c.started += __atomic_load_n(&s->started, __ATOMIC_RELAXED);
-        c.finished += __atomic_load_n(&s->finished, __ATOMIC_RELAXED);
-        c.failed += __atomic_load_n(&s->failed, __ATOMIC_RELAXED);
-        c.skipped += __atomic_load_n(&s->skipped, __ATOMIC_RELAXED);
-    }
-    *out = c;
+    struct eg_sums t = eg_sum(g);
+    out->submitted = eg_saturate(t.submitted);
+    out->started = eg_saturate(t.started);
+    out->finished = eg_saturate(t.finished);
+    out->failed = eg_saturate(t.failed);
+    out->skipped = eg_saturate(t.skipped);
     return 0;
 }
 

@@ -44,13 +44,15 @@ enum { EG_CAUSE_NONE = 0, EG_CAUSE_ERROR, EG_CAUSE_CANCEL, EG_CAUSE_TIMEOUT, EG_
  * beyond nslots_ share the extra last slot, marked `shared`.
  */
 struct errgroup_slot_ {
-    int64_t submitted; /* loop iterations only: tasks are counted by next_ordinal_ */
-    int64_t started;
-    int64_t finished;
-    int64_t failed;
-    int64_t skipped;
-    int64_t shared;
-    unsigned char pad[64 - 6 * sizeof(int64_t)];
+    /* Unsigned: a loop over all of int64_t is 2^64 - 1 iterations, which
+     * wraps instead of overflowing; differences stay exact. */
+    uint64_t submitted; /* loop iterations only: tasks are counted by next_ordinal_ */
+    uint64_t started;
+    uint64_t finished;
+    uint64_t failed;
+    uint64_t skipped;
+    uint64_t shared;
+    unsigned char pad[64 - 6 * sizeof(uint64_t)];
 };
 
 /*
@@ -59,7 +61,7 @@ struct errgroup_slot_ {
  * instruction) cannot lose an update, and readers never see a torn value.
  * The shared slot needs the read-modify-write.
  */
-static inline void eg_count(struct errgroup_slot_ *s, int64_t *counter, int64_t n)
+static inline void eg_count(struct errgroup_slot_ *s, uint64_t *counter, uint64_t n)
 {
     if (EG_UNLIKELY(s->shared))
         __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);

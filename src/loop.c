@@ -52,10 +52,10 @@ static void eg_loop_worker(struct eg_loop *L)
         int64_t lo = eg_signed(L->begin + first);
         if (eg_skip(g, lo))
             break;
-        eg_count(s, &s->started, (int64_t)len);
+        eg_count(s, &s->started, len);
         frame.failed = 0;
         int rc = L->body(g, lo, eg_signed(L->begin + first + len), L->arg);
-        eg_count(s, &s->finished, (int64_t)len);
+        eg_count(s, &s->finished, len);
         done += len;
         if (rc != 0) {
             eg_count(s, &s->failed, 1);
@@ -105,7 +105,7 @@ int errgroup_for(errgroup *g, int64_t begin, int64_t end, errgroup_range_fn *bod
     int workers = (uint64_t)threads < L.nchunks ? threads : (int)L.nchunks;
 
     struct errgroup_slot_ *s = eg_slot(g);
-    eg_count(s, &s->submitted, (int64_t)L.n);
+    eg_count(s, &s->submitted, L.n);
     struct eg_loop *lp = &L;
     if (workers <= 1) {
         eg_loop_worker(lp);
@@ -120,6 +120,6 @@ int errgroup_for(errgroup *g, int64_t begin, int64_t end, errgroup_range_fn *bod
         eg_loop_worker(lp);
 #pragma omp taskwait
     }
-    eg_count(s, &s->skipped, (int64_t)(L.n - L.done));
+    eg_count(s, &s->skipped, L.n - L.done);
     return errgroup__result(g);
 }

@@ -245,6 +245,10 @@ int errgroup_wait(errgroup *g)
     if (rc != 0)
         return rc;
 #pragma omp taskwait
+    /* A deadline or parent stop that came before this point counts: look
+     * once more, then freeze the outcome. */
+    if (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_WATCH)
+        errgroup__watch(g);
     /* Relaxed: closing is the owner's own step; see eg_check_open. */
     if (__atomic_fetch_or(&g->poll_, EG_POLL_CLOSED, __ATOMIC_RELAXED) & EG_POLL_CLOSED)
         return ERRGROUP_ECLOSED;

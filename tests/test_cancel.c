@@ -714,10 +714,37 @@ static void test_child_groups_without_error(void **state)
     assert_int_equal(errgroup_destroy(&parent), 0);
 }
 
+/* After wait the outcome is frozen: a late cancel or error changes nothing. */
+static void test_cancel_after_wait_changes_nothing(void **state)
+{
+    (void)state;
+    errgroup g;
+    errgroup_error e;
+    assert_int_equal(errgroup_init(&g), 0);
+    assert_int_equal(errgroup_wait(&g), 0);
+    assert_int_equal(errgroup_cancel(&g), 0);
+    assert_int_equal(errgroup_fail(&g, 7, 3, "late"), 7);
+    assert_int_equal(errgroup_first_error(&g, &e), 0);
+    assert_int_equal(e.code, 0);
+    assert_true(e.index == ERRGROUP_NO_INDEX);
+    assert_string_equal(e.message, "");
+    assert_int_equal(errgroup_destroy(&g), 0);
+
+    assert_int_equal(errgroup_init(&g), 0);
+    assert_int_equal(errgroup_fail(&g, 5, 1, "first"), 5);
+    assert_int_equal(errgroup_wait(&g), 5);
+    assert_int_equal(errgroup_cancel(&g), 0);
+    assert_int_equal(errgroup_first_error(&g, &e), 0);
+    assert_int_equal(e.code, 5);
+    assert_string_equal(e.message, "first");
+    assert_int_equal(errgroup_destroy(&g), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cancel_without_error),
+        cmocka_unit_test(test_cancel_after_wait_changes_nothing),
         cmocka_unit_test(test_cancel_after_error_keeps_error),
         cmocka_unit_test(test_fail_after_cancel_is_ignored),
         cmocka_unit_test(test_canceled_values),

@@ -227,6 +227,8 @@ static void test_submit_after_wait_is_closed(void **state)
     assert_int_equal(errgroup_set_limit(&g, 2), ERRGROUP_ECLOSED);
     assert_int_equal(errgroup_set_mode(&g, ERRGROUP_LOWEST_INDEX), ERRGROUP_ECLOSED);
     assert_int_equal(errgroup_set_release(&g, no_release), ERRGROUP_ECLOSED);
+    assert_int_equal(errgroup_set_chunk(&g, 8), ERRGROUP_ECLOSED);
+    assert_int_equal(errgroup_set_timeout(&g, 1.0), ERRGROUP_ECLOSED);
     assert_int_equal(calls, 0);
 
     errgroup_counters c;
