@@ -152,7 +152,7 @@ struct errgroup {
     int omp_cancel_;                /* ERRGROUP_LOOP_OMP_CANCEL may run `cancel for` */
     int64_t chunk_;                 /* errgroup_for chunk size, 0 = automatic */
     int64_t deadline_ns_;           /* monotonic clock; 0 = none */
-    double timeout_s_;              /* as given to errgroup_set_timeout */
+    int64_t timeout_ns_;            /* as given to errgroup_set_timeout, for the message */
     struct errgroup *parent_;
     errgroup_release_fn *release_;
     struct errgroup_slot_ *slots_;  /* per-thread progress counters */

@@ -202,7 +202,8 @@ int errgroup_first_error(const errgroup *g, errgroup_error *out)
         break;
     case EG_CAUSE_TIMEOUT:
         out->code = ERRGROUP_ETIMEDOUT;
-        snprintf(out->message, sizeof out->message, "timed out after %g s", g->timeout_s_);
+        snprintf(out->message, sizeof out->message, "timed out after %g s",
+                 (double)__atomic_load_n(&g->timeout_ns_, __ATOMIC_RELAXED) / 1e9);
         break;
     }
     return 0;

@@ -184,15 +184,18 @@ int errgroup_set_timeout(errgroup *g, double seconds)
         return ERRGROUP_EINVAL;
     if (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & EG_POLL_CLOSED)
         return ERRGROUP_ECLOSED;
+    double ns = seconds * 1e9;
+    int64_t span = ns >= (double)INT64_MAX ? INT64_MAX : (int64_t)ns;
+    if (seconds > 0 && span == 0)
+        span = 1; /* below a nanosecond is still a timeout, not "none" */
     int64_t deadline = 0;
-    if (seconds > 0) {
-        double ns = seconds * 1e9;
+    if (span > 0) {
         int64_t now = eg_now_ns();
-        deadline = ns >= (double)(INT64_MAX - now) ? INT64_MAX : now + (int64_t)ns;
-        if (deadline == 0)
-            deadline = 1;
+        deadline = span >= INT64_MAX - now ? INT64_MAX : now + span;
     }
-    g->timeout_s_ = seconds; /* read only to word the message, after the deadline fired */
+    /* Relaxed: timeout_ns_ only words the message; set_timeout may run while
+     * other threads read the outcome. */
+    __atomic_store_n(&g->timeout_ns_, span, __ATOMIC_RELAXED);
     /* Relaxed store, then WATCH with release: a thread that sees WATCH with
      * acquire sees the deadline; one that reads it relaxed and stale only
      * notices the deadline at its next check. */

@@ -714,6 +714,23 @@ static void test_child_groups_without_error(void **state)
     assert_int_equal(errgroup_destroy(&parent), 0);
 }
 
+/* A timeout below one nanosecond is still a timeout, not "no timeout". */
+static void test_set_timeout_below_a_nanosecond_still_fires(void **state)
+{
+    (void)state;
+    errgroup g;
+    errgroup_error e;
+    assert_int_equal(errgroup_init(&g), 0);
+    assert_int_equal(errgroup_set_timeout(&g, 1e-12), 0);
+    while (errgroup_canceled(&g) == 0) /* ends once the monotonic clock moves */
+        ;
+    assert_int_equal(errgroup_wait(&g), ERRGROUP_ETIMEDOUT);
+    assert_int_equal(errgroup_first_error(&g, &e), 0);
+    assert_int_equal(e.code, ERRGROUP_ETIMEDOUT);
+    assert_non_null(strstr(e.message, "timed out after"));
+    assert_int_equal(errgroup_destroy(&g), 0);
+}
+
 /* After wait the outcome is frozen: a late cancel or error changes nothing. */
 static void test_cancel_after_wait_changes_nothing(void **state)
 {
@@ -745,6 +762,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cancel_without_error),
         cmocka_unit_test(test_cancel_after_wait_changes_nothing),
+        cmocka_unit_test(test_set_timeout_below_a_nanosecond_still_fires),
         cmocka_unit_test(test_cancel_after_error_keeps_error),
         cmocka_unit_test(test_fail_after_cancel_is_ignored),
         cmocka_unit_test(test_canceled_values),

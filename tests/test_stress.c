@@ -943,7 +943,7 @@ static int error_in_log(int gi, const errgroup_error *e)
     return 0;
 }
 
-static void check_group(int gi, int max_threads, int serial)
+static void check_group(int gi, int max_threads)
 {
     const struct gstate *G = &g_groups[gi];
     const errgroup_error *e = &G->err;
@@ -976,7 +976,6 @@ static void check_group(int gi, int max_threads, int serial)
           gi, (long long)c->failed, (long long)G->fails);
 
     /* The limit held, also for nested go outside a parallel region. */
-    (void)serial;
     if (G->limit > 0)
         CHECK(G->task_max <= G->limit, "group %d: %d task bodies ran at once, limit %d", gi,
               G->task_max, G->limit);
@@ -1028,7 +1027,7 @@ static void check_group(int gi, int max_threads, int serial)
     }
 }
 
-static void check_round(const struct round *R, int serial_limit_exempt)
+static void check_round(const struct round *R)
 {
     int max_threads = omp_get_max_threads();
     CHECK(g_unexpected == 0, "%d unexpected results, first: %s", g_unexpected, g_unexpected_what);
@@ -1059,7 +1058,7 @@ static void check_round(const struct round *R, int serial_limit_exempt)
     }
 
     for (int gi = 0; gi < ngroups; gi++)
-        check_group(gi, max_threads, serial_limit_exempt);
+        check_group(gi, max_threads);
 
     const struct gstate *top = &g_groups[0];
     if (top->rc == ERRGROUP_ECANCELED)
@@ -1225,7 +1224,7 @@ static void run_round(const struct round *cfg)
     }
     record_after_wait(G, rc);
     G->destroy_rc = 0;
-    check_round(R, R->style == STYLE_SERIAL);
+    check_round(R);
     add_totals(R);
     assert_int_equal(errgroup_destroy(&G->g), 0);
 }
