@@ -22,17 +22,7 @@
 #include <omp.h>
 
 #include "errgroup.h"
-
-/* A spin that outlives this many seconds means something hung: give up and
- * let the assertions report it. It never decides a verdict otherwise. */
-#define SAFETY_CAP_S 30.0
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "test_util.h"
 
 static void sleep_s(double s)
 {

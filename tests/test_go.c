@@ -21,17 +21,7 @@
 #include <omp.h>
 
 #include "errgroup.h"
-
-/* A spin that outlives this many seconds means something hung: give up and
- * let the assertions report it. It never decides a verdict otherwise. */
-#define SAFETY_CAP_S 30.0
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "test_util.h"
 
 /* After wait: the given totals, and nothing left in flight. started < 0:
  * any number (the schedule decides what ran before a failure). */

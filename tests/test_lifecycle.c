@@ -26,17 +26,7 @@
 #include <omp.h>
 
 #include "errgroup.h"
-
-/* A spin that outlives this many seconds means the library hung: give up and
- * let the assertions report it instead of waiting for the ctest timeout. */
-#define SAFETY_CAP_S 30.0
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "test_util.h"
 
 static int ok_body(errgroup *g, void *arg)
 {
