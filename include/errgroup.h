@@ -121,7 +121,7 @@ typedef struct errgroup_error {
 
 /* Progress counters: see errgroup_get_counters(). */
 typedef struct errgroup_counters {
-    int64_t submitted; /* tasks accepted by go/try_go, plus loop iterations handed to errgroup_for */
+    int64_t submitted; /* tasks accepted by go/try_go + iterations given to errgroup_for */
     int64_t started;   /* tasks / loop iterations whose body began */
     int64_t finished;  /* tasks / loop iterations whose body returned (success or not) */
     int64_t failed;    /* task or chunk bodies that returned nonzero */
@@ -161,7 +161,7 @@ struct errgroup {
     /* private, written on the hot path */
     int64_t next_ordinal_;
     int64_t lowest_;                /* lowest recorded index (lowest-index mode) */
-    unsigned cause_;                /* why the group stopped: ERRGROUP__CAUSE_* */
+    unsigned cause_;                /* why the group stopped (see src/internal.h) */
     int lock_;
     int active_;                    /* bodies running (limit mode) */
     int unfinished_;                /* accepted tasks not yet finished (limit mode) */
