@@ -30,7 +30,7 @@ static void eg_stop(errgroup *g, unsigned cause)
  * (errgroup_init_child) and any parent stop we see now may predate the
  * deadline, while the deadline is only known to have passed by now.
  */
-static int eg_watch(errgroup *g)
+int errgroup__watch(errgroup *g)
 {
     if (g->parent_ != NULL && errgroup_canceled(g->parent_) == 1) {
         eg_stop(g, EG_CAUSE_PARENT);
@@ -44,17 +44,12 @@ static int eg_watch(errgroup *g)
     return 0;
 }
 
-void errgroup__watch(errgroup *g)
-{
-    eg_watch(g);
-}
-
 int errgroup__canceled_at_slow(errgroup *g, int64_t index)
 {
     unsigned poll = __atomic_load_n(&g->poll_, __ATOMIC_RELAXED);
     if (poll & ERRGROUP__POLL_STOP)
         return 2;
-    if ((poll & ERRGROUP__POLL_WATCH) && eg_watch(g))
+    if ((poll & ERRGROUP__POLL_WATCH) && errgroup__watch(g))
         return 2;
     /* Only lowest-index mode has ERRORED without STOP. Relaxed: lowest_ only
      * decreases, so a stale value is higher than the truth and can only let
@@ -72,7 +67,7 @@ static int eg_may_win(errgroup *g, int64_t index)
     if (poll & EG_POLL_CLOSED)
         return 0; /* after wait the outcome is frozen */
     if (poll & ERRGROUP__POLL_WATCH)
-        eg_watch(g); /* a passed deadline or cancelled parent came first */
+        errgroup__watch(g); /* a passed deadline or cancelled parent came first */
     /* Relaxed: a stale answer only costs a trip to the lock, which decides. */
     unsigned cause = __atomic_load_n(&g->cause_, __ATOMIC_RELAXED);
     if (g->mode_ == ERRGROUP_FIRST_ERROR)
@@ -212,7 +207,7 @@ int errgroup_first_error(const errgroup *g, errgroup_error *out)
 int errgroup__result(errgroup *g)
 {
     if (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_WATCH)
-        eg_watch(g);
+        errgroup__watch(g);
     errgroup_error e;
     errgroup_first_error(g, &e);
     return e.code;

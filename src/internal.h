@@ -148,8 +148,9 @@ static inline int eg_skip(errgroup *g, int64_t index)
     return errgroup__canceled_at_slow(g, index);
 }
 
-/* Look at the parent and the deadline now; stop g if either says so. */
-ERRGROUP__HIDDEN void errgroup__watch(errgroup *g);
+/* Look at the parent and the deadline now; stop g (and return 1) if either
+ * says so. */
+ERRGROUP__HIDDEN int errgroup__watch(errgroup *g);
 
 /* The code wait/run/for return: checks deadline and parent once more. */
 ERRGROUP__HIDDEN int errgroup__result(errgroup *g);

@@ -216,12 +216,17 @@ static int eg_submit(errgroup *g, errgroup_fn *fn, void *arg, int try_only)
 {
     if (fn == NULL)
         return ERRGROUP_EINVAL;
-    int rc = eg_check_open(g);
-    if (rc != 0)
-        return rc;
-    /* The ordinal this task would get; a concurrent go can only make the real
-     * one higher, which the task start re-checks anyway. */
-    if (eg_skip(g, __atomic_load_n(&g->next_ordinal_, __ATOMIC_RELAXED)))
+    if (g == NULL || g->magic_ != EG_MAGIC)
+        return ERRGROUP_EINVAL;
+    /* One relaxed load answers both "closed?" and "anything to look at?"
+     * (see eg_check_open and eg_skip for why relaxed is enough). */
+    unsigned poll = __atomic_load_n(&g->poll_, __ATOMIC_RELAXED);
+    if (poll & EG_POLL_CLOSED)
+        return ERRGROUP_ECLOSED;
+    /* Probe with the ordinal this task would get; a concurrent go can only
+     * make the real one higher, which the task start re-checks anyway. */
+    if ((poll & ERRGROUP__POLL_SLOW) &&
+        errgroup__canceled_at_slow(g, __atomic_load_n(&g->next_ordinal_, __ATOMIC_RELAXED)))
         return ERRGROUP_ECANCELED;
     if (g->limit_ > 0)
         return eg_submit_limited(g, fn, arg, try_only);
