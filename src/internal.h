@@ -23,6 +23,7 @@
 
 #include "errgroup.h"
 
+#include <omp.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -79,8 +80,9 @@ static inline void eg_count(struct errgroup_slot_ *s, uint64_t *counter, uint64_
  */
 struct eg_frame {
     errgroup *g;
-    int failed;  /* the current body called errgroup_fail on g */
-    int spawned; /* go was called from this frame: the task must taskwait */
+    int failed;    /* the current body called errgroup_fail on g */
+    int spawned;   /* go was called from this frame: the task must taskwait */
+    int in_region; /* pushed inside a parallel region (see eg_in_region) */
     struct eg_frame *prev;
 };
 
@@ -89,11 +91,12 @@ extern _Thread_local struct eg_frame *errgroup__frame_top
 extern _Thread_local unsigned errgroup__thread_id
     __attribute__((tls_model("initial-exec"))) ERRGROUP__HIDDEN;
 
-static inline void eg_frame_push(struct eg_frame *f, errgroup *g)
+static inline void eg_frame_push(struct eg_frame *f, errgroup *g, int in_region)
 {
     f->g = g;
     f->failed = 0;
     f->spawned = 0;
+    f->in_region = in_region;
     f->prev = errgroup__frame_top;
     errgroup__frame_top = f;
 }
@@ -104,6 +107,24 @@ static inline void eg_frame_pop(struct eg_frame *f)
 }
 
 ERRGROUP__HIDDEN unsigned errgroup__new_thread_id(void);
+
+/*
+ * Whether the calling thread is inside a parallel region (omp_get_level() > 0,
+ * which is also true in a one-thread team, unlike omp_in_parallel()).
+ * omp_get_level() costs two thread-id lookups through __tls_get_addr in
+ * LLVM's libomp (about 8 ns), so a frame pushed inside a region answers
+ * instead: while that frame is on this thread's stack the thread is still
+ * inside the region it was pushed in (tasks are tied; nested regions only
+ * raise the level), so the answer cannot have become false. A frame pushed
+ * at level 0 says nothing (its body may open a region), so ask the runtime.
+ */
+static inline int eg_in_region(void)
+{
+    const struct eg_frame *top = errgroup__frame_top;
+    if (top != NULL && top->in_region)
+        return 1;
+    return omp_get_level() > 0;
+}
 
 /* Whether the loop macros' opt-in `cancel for` may run: OMP_CANCELLATION is
  * on and the runtime is libgomp. Decided once per process. */

@@ -34,13 +34,13 @@ static int64_t eg_signed(uint64_t u)
     return u <= (uint64_t)INT64_MAX ? (int64_t)u : -(int64_t)(UINT64_MAX - u) - 1;
 }
 
-static void eg_loop_worker(struct eg_loop *L)
+static void eg_loop_worker(struct eg_loop *L, int in_region)
 {
     errgroup *g = L->g;
     struct errgroup_slot_ *s = eg_slot(g);
     uint64_t done = 0;
     struct eg_frame frame;
-    eg_frame_push(&frame, g);
+    eg_frame_push(&frame, g, in_region);
     for (;;) {
         /* Relaxed: the cursor only hands out distinct chunk numbers; the
          * chunks' data is ordered by the region's end or the taskwait. */
@@ -91,7 +91,7 @@ int errgroup_for(errgroup *g, int64_t begin, int64_t end, errgroup_range_fn *bod
     if (begin == end)
         return errgroup__result(g);
 
-    int in_region = omp_get_level() > 0;
+    int in_region = eg_in_region();
     int threads = in_region ? omp_get_num_threads() : omp_get_max_threads();
     struct eg_loop L = {
         .g = g,
@@ -108,16 +108,16 @@ int errgroup_for(errgroup *g, int64_t begin, int64_t end, errgroup_range_fn *bod
     eg_count(s, &s->submitted, L.n);
     struct eg_loop *lp = &L;
     if (workers <= 1) {
-        eg_loop_worker(lp);
+        eg_loop_worker(lp, in_region);
     } else if (!in_region) {
 #pragma omp parallel num_threads(workers) default(none) firstprivate(lp)
-        eg_loop_worker(lp);
+        eg_loop_worker(lp, 1);
     } else {
         for (int t = 1; t < workers; t++) {
 #pragma omp task default(none) firstprivate(lp)
-            eg_loop_worker(lp);
+            eg_loop_worker(lp, 1);
         }
-        eg_loop_worker(lp);
+        eg_loop_worker(lp, 1);
 #pragma omp taskwait
     }
     eg_count(s, &s->skipped, L.n - L.done);

@@ -116,10 +116,20 @@ static void eg_drain(errgroup *g, struct eg_frame *frame)
     }
 }
 
-EG_HOT void eg_task(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal)
+/* The OpenMP directives live in small functions of their own that are never
+ * inlined: clang fetches the thread id (__kmpc_global_thread_num, a
+ * __tls_get_addr call in libomp) at the entry of every function containing
+ * one, so a directive inlined into the per-task path cost every go and every
+ * task body that lookup, even when the directive was not reached. */
+static __attribute__((noinline)) void eg_wait_children(void)
+{
+#pragma omp taskwait
+}
+
+EG_HOT void eg_task(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal, int in_region)
 {
     struct eg_frame frame;
-    eg_frame_push(&frame, g);
+    eg_frame_push(&frame, g, in_region);
     eg_run_one(g, &frame, fn, arg, ordinal);
     if (g->limit_ > 0) {
         eg_finish_one(g);
@@ -127,12 +137,12 @@ EG_HOT void eg_task(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal)
     }
     eg_frame_pop(&frame);
     /* Children spawned by the bodies must finish before this task does. */
-    if (frame.spawned) {
-#pragma omp taskwait
-    }
+    if (frame.spawned)
+        eg_wait_children();
 }
 
-static void eg_spawn(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal)
+static __attribute__((noinline)) void eg_spawn(errgroup *g, errgroup_fn *fn, void *arg,
+                                               int64_t ordinal)
 {
     /* The task (or run/wait) that spawns must wait for this child. Tied tasks
      * keep this thread's frame stack exact; see struct eg_frame. */
@@ -140,7 +150,7 @@ static void eg_spawn(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal)
     if (top != NULL)
         top->spawned = 1;
 #pragma omp task default(none) firstprivate(g, fn, arg, ordinal)
-    eg_task(g, fn, arg, ordinal);
+    eg_task(g, fn, arg, ordinal, 1);
 }
 
 /* Start an accepted task: a new OpenMP task inside a parallel region, at
@@ -148,10 +158,10 @@ static void eg_spawn(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal)
  * and the queue work identically). */
 EG_HOT void eg_start(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal)
 {
-    if (omp_get_level() == 0)
-        eg_task(g, fn, arg, ordinal);
-    else
+    if (eg_in_region())
         eg_spawn(g, fn, arg, ordinal);
+    else
+        eg_task(g, fn, arg, ordinal, 0);
 }
 
 /* Next ordinal. Relaxed RMW: ordinals need uniqueness and, for one
@@ -260,10 +270,11 @@ int errgroup_wait(errgroup *g)
     return errgroup__result(g);
 }
 
+/* Runs inside a parallel region (run opens one at level 0). */
 static void eg_run_body(errgroup *g, errgroup_fn *body, void *arg)
 {
     struct eg_frame frame;
-    eg_frame_push(&frame, g);
+    eg_frame_push(&frame, g, 1);
     int rc = body(g, arg);
     eg_frame_pop(&frame);
     if (rc != 0 && !frame.failed)
@@ -280,7 +291,7 @@ int errgroup_run(errgroup *g, errgroup_fn *body, void *arg)
         return rc;
     if (eg_skip(g, INT64_MIN) == 2) /* cancelled: start nothing new */
         return errgroup__result(g);
-    if (omp_get_level() == 0) {
+    if (!eg_in_region()) {
 #pragma omp parallel default(none) firstprivate(g, body, arg)
 #pragma omp single
         eg_run_body(g, body, arg);
