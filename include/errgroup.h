@@ -400,8 +400,11 @@ ERRGROUP_API int errgroup_for(errgroup *g, int64_t begin, int64_t end,
  * (truncated to ERRGROUP_MESSAGE_MAX - 1 bytes; fmt may be NULL for none).
  * The error wins if it is the group's first (or, in lowest-index mode, the
  * lowest so far); it is stored before the group is marked cancelled, so an
- * error caused by the cancellation itself can never win. Call it from the
- * body that fails (on the body's own thread), and return its result.
+ * error caused by the cancellation itself can never win. Whether it wins or
+ * not, by the time it returns the group is marked cancelled (in lowest-index
+ * mode: everything above the lowest failure counts as skipped), so the
+ * caller's next errgroup_canceled() or ERRGROUP_LOOP_CHECK sees it. Call it
+ * from the body that fails (on the body's own thread), and return its result.
  * Returns code (so `return errgroup_fail(...)` works), or ERRGROUP_EINVAL
  * (NULL g, or code == 0: nothing is recorded).
  * Thread safety: any thread, any time.

@@ -60,6 +60,29 @@ int errgroup__canceled_at_slow(errgroup *g, int64_t index)
     return 0;
 }
 
+/*
+ * Raise the poll_ bits of the cause claimed so far (none if none). The thread
+ * that claims cause_ raises them only after its claim, so an errgroup_fail that
+ * lost the race, and returned at once, could otherwise leave while
+ * errgroup_canceled() still said 0 and let a loop start more chunks. Every
+ * recording attempt therefore raises them too before it returns; the bits are
+ * idempotent. Acquire on cause_, release on poll_: a thread that sees the bit
+ * (acquire) also sees the record the claimer completed before its release
+ * claim of cause_, because happens-before is transitive.
+ */
+static void eg_raise(errgroup *g)
+{
+    unsigned cause = __atomic_load_n(&g->cause_, __ATOMIC_ACQUIRE);
+    if (cause == EG_CAUSE_NONE)
+        return;
+    unsigned bits = cause != EG_CAUSE_ERROR                ? ERRGROUP__POLL_STOP
+                    : g->mode_ == ERRGROUP_LOWEST_INDEX ? ERRGROUP__POLL_ERRORED
+                                                        : ERRGROUP__POLL_STOP | ERRGROUP__POLL_ERRORED;
+    /* Relaxed pre-check: skips the locked instruction once the bits are up. */
+    if ((__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & bits) != bits)
+        __atomic_fetch_or(&g->poll_, bits, __ATOMIC_RELEASE);
+}
+
 /* Would an error at `index` be kept? A cheap filter before formatting. */
 static int eg_may_win(errgroup *g, int64_t index)
 {
@@ -77,11 +100,19 @@ static int eg_may_win(errgroup *g, int64_t index)
     return cause == EG_CAUSE_NONE || index < __atomic_load_n(&g->lowest_, __ATOMIC_RELAXED);
 }
 
+/* The error at `index` cannot be kept: raise the flags of what beat it. */
+static int eg_lost(errgroup *g, int64_t index)
+{
+    if (eg_may_win(g, index))
+        return 0;
+    eg_raise(g);
+    return 1;
+}
+
 void errgroup__record(errgroup *g, int code, int64_t index, const char *msg)
 {
-    if (!eg_may_win(g, index))
+    if (eg_lost(g, index))
         return;
-    int taken = 0;
     errgroup__lock(g);
     unsigned cause = __atomic_load_n(&g->cause_, __ATOMIC_RELAXED);
     int better = cause == EG_CAUSE_NONE ||
@@ -99,26 +130,18 @@ void errgroup__record(errgroup *g, int code, int64_t index, const char *msg)
         /* Relaxed: readers of lowest_ outside the lock use it as a filter only
          * (see errgroup__canceled_at_slow). */
         __atomic_store_n(&g->lowest_, index, __ATOMIC_RELAXED);
-        if (cause == EG_CAUSE_ERROR) {
-            taken = 1;
-        } else {
+        if (cause == EG_CAUSE_NONE) {
             unsigned none = EG_CAUSE_NONE;
             /* Release: publishes err_ to errgroup_first_error's acquire load.
              * Fails only if a lock-free stop (cancel) won meanwhile: then the
              * stop came first and err_ is ignored. */
-            taken = __atomic_compare_exchange_n(&g->cause_, &none, EG_CAUSE_ERROR, 0,
-                                                __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+            __atomic_compare_exchange_n(&g->cause_, &none, EG_CAUSE_ERROR, 0, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED);
         }
     }
     errgroup__unlock(g);
-    if (taken) {
-        /* After the record: whoever sees the flag and reads the error finds it.
-         * Release pairs with acquire readers of poll_. */
-        unsigned bits = g->mode_ == ERRGROUP_FIRST_ERROR
-                            ? ERRGROUP__POLL_STOP | ERRGROUP__POLL_ERRORED
-                            : ERRGROUP__POLL_ERRORED;
-        __atomic_fetch_or(&g->poll_, bits, __ATOMIC_RELEASE);
-    }
+    /* After the record: whoever sees the flag and reads the error finds it. */
+    eg_raise(g);
 }
 
 int errgroup_fail(errgroup *g, int code, int64_t index, const char *fmt, ...)
@@ -128,7 +151,7 @@ int errgroup_fail(errgroup *g, int code, int64_t index, const char *fmt, ...)
     struct eg_frame *f = errgroup__frame_top;
     if (f != NULL && f->g == g)
         f->failed = 1; /* the body reported; its wrapper must not add a fallback */
-    if (!eg_may_win(g, index))
+    if (eg_lost(g, index)) /* before formatting: losers are common in a failing loop */
         return code;
     char msg[ERRGROUP_MESSAGE_MAX];
     msg[0] = '\0';

@@ -15,6 +15,9 @@
  *     complete before cause_ becomes CAUSE_ERROR and before poll_ gains
  *     STOP/ERRORED: a thread that sees the flag and then takes the lock sees the
  *     error. Cancel never takes the lock (it must be async-signal-safe).
+ *   - A failure that loses the race raises the winner's bits itself before it
+ *     returns (they are idempotent), so no errgroup_fail returns while the
+ *     group still looks open to its caller.
  */
 #ifndef ERRGROUP_INTERNAL_H
 #define ERRGROUP_INTERNAL_H

@@ -116,6 +116,36 @@ static void test_fail_after_cancel_is_ignored(void **state)
     assert_int_equal(errgroup_destroy(&g), 0);
 }
 
+/* Whether it wins or loses, errgroup_fail returns only once the group shows
+ * the failure: cancelled in first-error mode, everything above the failing
+ * index skipped in lowest-index mode. (A loser used to return while the
+ * winner had claimed the error but not yet raised the flag.) Many threads
+ * fail at once, many times; any thread that sees the group still open
+ * after its own errgroup_fail returned is counted. */
+static void test_fail_returns_with_group_stopped(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        int open_after_fail = 0;
+        for (int round = 0; round < 2000; round++) {
+            errgroup g;
+            assert_int_equal(errgroup_init(&g), 0);
+            if (mode == 1)
+                assert_int_equal(errgroup_set_mode(&g, ERRGROUP_LOWEST_INDEX), 0);
+#pragma omp parallel reduction(+ : open_after_fail)
+            {
+                int t = omp_get_thread_num();
+                assert_int_equal(errgroup_fail(&g, 100 + t, t, "thread %d", t), 100 + t);
+                int stopped = mode == 0 ? errgroup_canceled(&g) : errgroup_canceled_at(&g, INT64_MAX);
+                if (stopped != 1)
+                    open_after_fail++;
+            }
+            assert_int_equal(errgroup_destroy(&g), 0);
+        }
+        assert_int_equal(open_after_fail, 0);
+    }
+}
+
 static void test_canceled_values(void **state)
 {
     (void)state;
@@ -756,6 +786,7 @@ int main(void)
         cmocka_unit_test(test_cancel_after_error_keeps_error),
         cmocka_unit_test(test_fail_after_cancel_is_ignored),
         cmocka_unit_test(test_canceled_values),
+        cmocka_unit_test(test_fail_returns_with_group_stopped),
         cmocka_unit_test(test_cancel_from_another_thread),
         cmocka_unit_test(test_cancel_from_signal_handler),
         cmocka_unit_test(test_cancel_from_signal_handler_in_owner),
