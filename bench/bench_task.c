@@ -6,12 +6,14 @@
  * function pointer) created by one thread inside `parallel` + `single`:
  *   - raw `omp task` + `taskwait` (the baseline),
  *   - errgroup_go + errgroup_wait, plain group,
+ *   - errgroup_run whose body makes the go calls (the one-call form),
  *   - the same with a limit of omp_get_max_threads(),
  *   - the same in lowest-index mode,
  *   - the same while a separate pthread reads errgroup_get_counters every
  *     100 us (the counters are always on; this is what reading them costs),
  * and, outside any parallel region (go runs the body at once), errgroup_go
- * versus a direct call: the library's own bookkeeping without OpenMP tasks.
+ * versus a direct call: the library's own bookkeeping without OpenMP tasks;
+ * and 1e5 tasks of about 1 us each, raw versus go + wait, none failing.
  *
  * Part 2: 100,000 tasks of about 1 us (calibrated busy loop); task 5,000
  * fails. Time until the wait returns and bodies run, for errgroup, raw
@@ -72,10 +74,11 @@ static void *monitor_main(void *p)
     return NULL;
 }
 
-enum { T_RAW, T_GO, T_LIMIT, T_LOWEST, T_MONITOR, NV_TASK };
+enum { T_RAW, T_GO, T_RUN, T_LIMIT, T_LOWEST, T_MONITOR, NV_TASK };
 static const char *const task_names[NV_TASK] = {
     "raw `omp task` + `taskwait` (baseline)",
     "errgroup_go + errgroup_wait",
+    "errgroup_run, its body calls errgroup_go",
     "errgroup, limit = threads",
     "errgroup, lowest-index mode",
     "errgroup, counters read every 100 us",
@@ -88,6 +91,17 @@ static void check_count(const char *what, int64_t want)
                 (long long)want);
         exit(1);
     }
+}
+
+/* The T_RUN body: n trivial go calls from inside errgroup_run. */
+static int submit_trivial(errgroup *g, void *arg)
+{
+    int64_t n = *(const int64_t *)arg;
+    errgroup_fn *fn = g_eg_fn;
+    for (int64_t i = 0; i < n; i++)
+        if (errgroup_go(g, fn, &g_count) != 0)
+            return 1;
+    return 0;
 }
 
 /* One run of n trivial tasks; returns the time from the first task creation
@@ -128,16 +142,22 @@ static double run_trivial(int variant, int64_t n, int64_t *monitor_reads)
         fprintf(stderr, "pthread_create failed\n");
         exit(1);
     }
+    if (variant == T_RUN) { /* the region's start (microseconds) is inside the time */
+        double t0 = bench_now();
+        rc = errgroup_run(&g, submit_trivial, &n);
+        t = bench_now() - t0;
+    } else {
 #pragma omp parallel
 #pragma omp single
-    {
-        errgroup_fn *fn = g_eg_fn;
-        double t0 = bench_now();
-        for (int64_t i = 0; i < n; i++)
-            if (errgroup_go(&g, fn, &g_count) != 0)
-                break;
-        rc = errgroup_wait(&g);
-        t = bench_now() - t0;
+        {
+            errgroup_fn *fn = g_eg_fn;
+            double t0 = bench_now();
+            for (int64_t i = 0; i < n; i++)
+                if (errgroup_go(&g, fn, &g_count) != 0)
+                    break;
+            rc = errgroup_wait(&g);
+            t = bench_now() - t0;
+        }
     }
     if (variant == T_MONITOR) {
         __atomic_store_n(&m.stop, 1, __ATOMIC_RELEASE);
@@ -231,6 +251,72 @@ static void inline_cost(int reps)
 
 static uint64_t g_spin_1us;
 static int64_t g_ran;
+
+/* Tasks of about 1 us, none failing: what the per-task cost is worth next to
+ * a little real work. */
+static void raw_work(void *arg)
+{
+    (void)arg;
+    __atomic_fetch_add(&g_count, 1, __ATOMIC_RELAXED);
+    bench_spin(g_spin_1us);
+}
+
+static int eg_work_ok(errgroup *g, void *arg)
+{
+    raw_work(arg);
+    (void)g;
+    return 0;
+}
+
+static double run_work(int variant, int64_t n)
+{
+    double t = 0;
+    int rc = 0;
+    errgroup g;
+    errgroup_init(&g);
+    g_count = 0;
+#pragma omp parallel
+#pragma omp single
+    {
+        double t0 = bench_now();
+        if (variant == 0) {
+            for (int64_t i = 0; i < n; i++) {
+#pragma omp task
+                raw_work(NULL);
+            }
+#pragma omp taskwait
+        } else {
+            for (int64_t i = 0; i < n; i++)
+                if (errgroup_go(&g, eg_work_ok, NULL) != 0)
+                    break;
+            rc = errgroup_wait(&g);
+        }
+        t = bench_now() - t0;
+    }
+    errgroup_destroy(&g);
+    if (rc != 0)
+        exit(1);
+    check_count("1 us tasks", n);
+    return t;
+}
+
+static void work_cost(int reps)
+{
+    const int64_t n = LAT_N;
+    double t[2][BENCH_MAX_REPS];
+    (void)run_work(0, n);
+    (void)run_work(1, n);
+    for (int r = 0; r < reps; r++)
+        for (int k = 0; k < 2; k++) {
+            int v = (k + r) % 2;
+            t[v][r] = run_work(v, n);
+        }
+    double base = bench_median(t[0], reps), m = bench_median(t[1], reps);
+    printf("| 1e5 tasks of 1 us | raw `omp task` + `taskwait` (baseline) | %.1f ns/task | 1.000 |\n",
+           base / (double)n * 1e9);
+    printf("| 1e5 tasks of 1 us | errgroup_go + errgroup_wait | %.1f ns/task | %.3f |\n",
+           m / (double)n * 1e9, m / base);
+}
 
 static int eg_work(errgroup *g, void *arg)
 {
@@ -336,6 +422,7 @@ int main(int argc, char **argv)
     printf("| workload | variant | time | ratio |\n|---|---|---:|---:|\n");
     per_task(reps);
     inline_cost(reps);
+    work_cost(reps);
 
     printf("\n### Tasks: first-error latency (time until the wait returns, bodies run)\n\n");
     printf("| workload | variant | time | bodies run |\n|---|---|---:|---:|\n");

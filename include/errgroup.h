@@ -346,7 +346,9 @@ ERRGROUP_API int errgroup_wait(errgroup *g);
  * uses the calling task), calls body(g, arg) once on one thread, waits for
  * every task the body spawned, and returns the group's first error. A body
  * that returns nonzero without errgroup_fail is recorded with
- * ERRGROUP_NO_INDEX. The group stays open: run and errgroup_for may be used
+ * ERRGROUP_NO_INDEX. The body itself is not a task of the group: it takes no
+ * ordinal and no limit slot, is not counted, and its arg is not given to the
+ * release function. The group stays open: run and errgroup_for may be used
  * again; the first error is sticky for the group's life.
  * Returns as errgroup_wait, plus ERRGROUP_EINVAL (NULL body).
  * Thread safety: any thread or task.
