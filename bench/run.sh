@@ -29,6 +29,11 @@ progs="bench_loop bench_task"
 if [ -x "$bin/bench_tbb" ]; then
     progs="$progs bench_tbb"
 fi
+# BENCH_ONLY="bench_task bench_tbb" runs a subset (the oneTBB table needs both).
+if [ -n "${BENCH_ONLY:-}" ]; then
+    progs=$BENCH_ONLY
+fi
+has() { case " $progs " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -50,9 +55,10 @@ cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null |
 echo "## omp-errgroup benchmarks"
 echo
 echo "- machine: ${cpu:-unknown CPU}, $(nproc) cores (nproc), $(uname -sr)"
-grep -E '^- (compiler|threads|method):' "$tmp/bench_loop.true"
-grep -E '^- OpenMP:' "$tmp/bench_loop.true" | sed 's/, omp_get_cancellation().*//'
-if [ -x "$bin/bench_tbb" ]; then
+first=${progs%% *}
+grep -E '^- (compiler|threads|method):' "$tmp/$first.true"
+grep -E '^- OpenMP:' "$tmp/$first.true" | sed 's/, omp_get_cancellation().*//'
+if has bench_tbb; then
     grep -E '^- oneTBB' "$tmp/bench_tbb.true"
 fi
 if [ -n "${BENCH_LAUNCHER:-}" ]; then
@@ -91,12 +97,14 @@ join_runs() {
 }
 
 for prog in bench_loop bench_task; do
-    join_runs "$tmp/$prog.true" "$tmp/$prog.false"
-    echo
+    if has $prog; then
+        join_runs "$tmp/$prog.true" "$tmp/$prog.false"
+        echo
+    fi
 done
 
 # oneTBB: a separate program; divide by errgroup's numbers from this run.
-if [ -x "$bin/bench_tbb" ]; then
+if has bench_tbb && has bench_task; then
     echo "### oneTBB task_group vs errgroup (same script run)"
     echo
     echo "| workload | OMP_CANCELLATION | oneTBB | bodies run | errgroup | bodies run | errgroup / oneTBB |"
@@ -105,7 +113,7 @@ if [ -x "$bin/bench_tbb" ]; then
         awk -F '|' -v cancel="$cancel" '
             function trim(s) { gsub(/^ +| +$/, "", s); return s }
             FNR == 1 { file++ }
-            file == 1 && /errgroup_go \+ errgroup_wait/ { eg["trivial"] = trim($4); egn["trivial"] = "1000000" }
+            file == 1 && /1e6 trivial tasks/ && /errgroup_go \+ errgroup_wait/ { eg["trivial"] = trim($4); egn["trivial"] = "1000000" }
             file == 1 && /errgroup \(go stops at ECANCELED\)/ { eg["latency"] = trim($4); egn["latency"] = trim($5) }
             file == 2 && /run \+ wait/ { tbb["trivial"] = trim($4); tbbn["trivial"] = trim($5); w["trivial"] = trim($2) }
             file == 2 && /cancel\(\)/ { tbb["latency"] = trim($4); tbbn["latency"] = trim($5); w["latency"] = trim($2) }
