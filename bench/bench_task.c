@@ -225,22 +225,31 @@ static double run_inline(int variant, int64_t n)
     return t;
 }
 
-static void inline_cost(int reps)
+/* Baseline (variant 0) against errgroup (variant 1): warm-up, interleaved
+ * repetitions, medians, two table rows. */
+static void compare_two(double (*run)(int variant, int64_t n), int64_t n, int reps,
+                        const char *workload, const char *unit, const char *const names[2])
 {
-    const int64_t n = 10 * TRIVIAL_N;
     double t[2][BENCH_MAX_REPS];
-    (void)run_inline(0, n);
-    (void)run_inline(1, n);
+    (void)run(0, n);
+    (void)run(1, n);
     for (int r = 0; r < reps; r++)
         for (int k = 0; k < 2; k++) {
             int v = (k + r) % 2;
-            t[v][r] = run_inline(v, n);
+            t[v][r] = run(v, n);
         }
-    double base = bench_median(t[0], reps), m = bench_median(t[1], reps);
-    printf("| 1e7 calls, no parallel region | direct call (baseline) | %.1f ns/call | 1.000 |\n",
-           base / (double)n * 1e9);
-    printf("| 1e7 calls, no parallel region | errgroup_go (runs inline) | %.1f ns/call | %.3f |\n",
-           m / (double)n * 1e9, m / base);
+    double base = bench_median(t[0], reps);
+    for (int v = 0; v < 2; v++) {
+        double m = bench_median(t[v], reps);
+        printf("| %s | %s | %.1f ns/%s | %.3f |\n", workload, names[v], m / (double)n * 1e9, unit,
+               m / base);
+    }
+}
+
+static void inline_cost(int reps)
+{
+    static const char *const names[2] = {"direct call (baseline)", "errgroup_go (runs inline)"};
+    compare_two(run_inline, 10 * TRIVIAL_N, reps, "1e7 calls, no parallel region", "call", names);
 }
 
 /* ---- Part 2: first-error latency ------------------------------------- */
@@ -302,20 +311,9 @@ static double run_work(int variant, int64_t n)
 
 static void work_cost(int reps)
 {
-    const int64_t n = LAT_N;
-    double t[2][BENCH_MAX_REPS];
-    (void)run_work(0, n);
-    (void)run_work(1, n);
-    for (int r = 0; r < reps; r++)
-        for (int k = 0; k < 2; k++) {
-            int v = (k + r) % 2;
-            t[v][r] = run_work(v, n);
-        }
-    double base = bench_median(t[0], reps), m = bench_median(t[1], reps);
-    printf("| 1e5 tasks of 1 us | raw `omp task` + `taskwait` (baseline) | %.1f ns/task | 1.000 |\n",
-           base / (double)n * 1e9);
-    printf("| 1e5 tasks of 1 us | errgroup_go + errgroup_wait | %.1f ns/task | %.3f |\n",
-           m / (double)n * 1e9, m / base);
+    static const char *const names[2] = {"raw `omp task` + `taskwait` (baseline)",
+                                         "errgroup_go + errgroup_wait"};
+    compare_two(run_work, LAT_N, reps, "1e5 tasks of 1 us", "task", names);
 }
 
 static int eg_work(errgroup *g, void *arg)
