@@ -89,15 +89,11 @@ static void test_cancel_after_error_keeps_error(void **state)
 {
     (void)state;
     errgroup g;
-    errgroup_error e;
     assert_int_equal(errgroup_init(&g), 0);
     assert_int_equal(errgroup_fail(&g, 7, 3, "boom %d", 3), 7);
     assert_int_equal(errgroup_cancel(&g), 0);
     assert_int_equal(errgroup_wait(&g), 7);
-    assert_int_equal(errgroup_first_error(&g, &e), 0);
-    assert_int_equal(e.code, 7);
-    assert_int_equal(e.index, 3);
-    assert_string_equal(e.message, "boom 3");
+    EXPECT_FIRST_ERROR(&g, 7, 3, "boom 3");
     assert_int_equal(errgroup_destroy(&g), 0);
 }
 
@@ -464,7 +460,6 @@ static void test_error_before_deadline_wins(void **state)
 {
     (void)state;
     errgroup g;
-    errgroup_error e;
     assert_int_equal(errgroup_init(&g), 0);
     /* The error is recorded while no deadline can have passed (the first
      * timeout is an hour); only then is a short deadline armed and let pass. */
@@ -474,10 +469,7 @@ static void test_error_before_deadline_wins(void **state)
     sleep_s(5e-3); /* the short deadline has certainly passed */
     assert_int_equal(errgroup_canceled(&g), 1);
     assert_int_equal(errgroup_wait(&g), 21);
-    assert_int_equal(errgroup_first_error(&g, &e), 0);
-    assert_int_equal(e.code, 21);
-    assert_int_equal(e.index, 4);
-    assert_string_equal(e.message, "first");
+    EXPECT_FIRST_ERROR(&g, 21, 4, "first");
     assert_int_equal(errgroup_destroy(&g), 0);
 }
 
@@ -564,17 +556,13 @@ static void test_child_own_error_first_wins(void **state)
 {
     (void)state;
     errgroup parent, child;
-    errgroup_error e;
     assert_int_equal(errgroup_init(&parent), 0);
     assert_int_equal(errgroup_init_child(&child, &parent), 0);
     assert_int_equal(errgroup_fail(&child, 12, 2, "child failed"), 12);
     assert_int_equal(errgroup_canceled(&parent), 0); /* a child error stays in the child */
     assert_int_equal(errgroup_cancel(&parent), 0);
     assert_int_equal(errgroup_wait(&child), 12);
-    assert_int_equal(errgroup_first_error(&child, &e), 0);
-    assert_int_equal(e.code, 12);
-    assert_int_equal(e.index, 2);
-    assert_string_equal(e.message, "child failed");
+    EXPECT_FIRST_ERROR(&child, 12, 2, "child failed");
     assert_int_equal(errgroup_destroy(&child), 0);
     assert_int_equal(errgroup_wait(&parent), ERRGROUP_ECANCELED);
     assert_int_equal(errgroup_destroy(&parent), 0);

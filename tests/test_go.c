@@ -163,11 +163,7 @@ static void test_go_fallback_error_has_ordinal(void **state)
         }
         assert_int_equal(args[k].ran, 1);
         assert_int_equal(rc, 500 + k);
-        errgroup_error e;
-        assert_int_equal(errgroup_first_error(&g, &e), 0);
-        assert_int_equal(e.code, 500 + k);
-        assert_int_equal(e.index, k);
-        assert_string_equal(e.message, "");
+        EXPECT_FIRST_ERROR(&g, 500 + k, k, "");
         errgroup_counters c;
         errgroup_get_counters(&g, &c);
         assert_int_equal(c.submitted, accepted);
@@ -226,11 +222,7 @@ static void test_go_serial_ordinals_and_fallback(void **state)
     assert_int_equal(errgroup_go(&g, ret_task, &late), ERRGROUP_ECANCELED);
     assert_int_equal(late.ran, 0);
     assert_int_equal(errgroup_wait(&g), -12);
-    errgroup_error e;
-    assert_int_equal(errgroup_first_error(&g, &e), 0);
-    assert_int_equal(e.code, -12);
-    assert_int_equal(e.index, 3);
-    assert_string_equal(e.message, "");
+    EXPECT_FIRST_ERROR(&g, -12, 3, "");
     assert_counters_settled(&g, 4, 4);
     assert_int_equal(errgroup_destroy(&g), 0);
 }
@@ -693,11 +685,7 @@ static void test_run_body_error_has_no_index(void **state)
     assert_int_equal(errgroup_init(&g), 0);
     assert_int_equal(errgroup_run(&g, run_body, &c), 42);
     assert_int_equal(c.calls, 1);
-    errgroup_error e;
-    assert_int_equal(errgroup_first_error(&g, &e), 0);
-    assert_int_equal(e.code, 42);
-    assert_int_equal(e.index, ERRGROUP_NO_INDEX);
-    assert_string_equal(e.message, "");
+    EXPECT_FIRST_ERROR(&g, 42, ERRGROUP_NO_INDEX, "");
     assert_int_equal(errgroup_wait(&g), 42);
     assert_int_equal(errgroup_destroy(&g), 0);
 }
@@ -734,11 +722,7 @@ static void test_run_reusable_and_error_sticky(void **state)
     assert_int_equal(errgroup_run(&g, run_body, &c), 5);
     assert_int_equal(c.calls, 4);
 
-    errgroup_error e;
-    assert_int_equal(errgroup_first_error(&g, &e), 0);
-    assert_int_equal(e.code, 5);
-    assert_int_equal(e.index, 77);
-    assert_string_equal(e.message, "run body 5");
+    EXPECT_FIRST_ERROR(&g, 5, 77, "run body 5");
     assert_int_equal(errgroup_wait(&g), 5);
     assert_int_equal(errgroup_run(&g, run_body, &c), ERRGROUP_ECLOSED);
     assert_int_equal(c.calls, 4);

@@ -161,14 +161,10 @@ static void test_fail_code_zero(void **state)
 {
     (void)state;
     errgroup g;
-    errgroup_error e;
     assert_int_equal(errgroup_init(&g), 0);
     assert_int_equal(errgroup_fail(&g, 0, 3, "not an error"), ERRGROUP_EINVAL);
     assert_int_equal(errgroup_canceled(&g), 0);
-    assert_int_equal(errgroup_first_error(&g, &e), 0);
-    assert_int_equal(e.code, 0);
-    assert_int_equal(e.index, ERRGROUP_NO_INDEX);
-    assert_string_equal(e.message, "");
+    EXPECT_FIRST_ERROR(&g, 0, ERRGROUP_NO_INDEX, "");
     assert_int_equal(errgroup_wait(&g), 0);
     assert_int_equal(errgroup_destroy(&g), 0);
 }
@@ -179,17 +175,13 @@ static void test_wait_twice_is_closed(void **state)
 {
     (void)state;
     errgroup g;
-    errgroup_error e;
     assert_int_equal(errgroup_init(&g), 0);
     assert_int_equal(errgroup_fail(&g, 17, 4, "first %s", "failure"), 17);
     assert_int_equal(errgroup_wait(&g), 17);
     assert_int_equal(errgroup_wait(&g), ERRGROUP_ECLOSED);
 
     /* The error stays readable until destroy. */
-    assert_int_equal(errgroup_first_error(&g, &e), 0);
-    assert_int_equal(e.code, 17);
-    assert_int_equal(e.index, 4);
-    assert_string_equal(e.message, "first failure");
+    EXPECT_FIRST_ERROR(&g, 17, 4, "first failure");
     assert_int_equal(errgroup_destroy(&g), 0);
 }
 
@@ -515,17 +507,13 @@ static void test_fail_many_format_arguments(void **state)
              (size_t)12345, "ab", x);
 
     errgroup g;
-    errgroup_error e;
     assert_int_equal(errgroup_init(&g), 0);
     assert_int_equal(errgroup_fail(&g, 44, 12,
                                    "%d %u %ld %lld %x %o %c %s %.3f %e %5.1f%% %p %zu %-4s| %+d",
                                    1, 2u, 3L, 4LL, 255, 8, 'z', "str", 3.14159, 2.5e-8, 99.5,
                                    (void *)&x, (size_t)12345, "ab", x),
                      44);
-    assert_int_equal(errgroup_first_error(&g, &e), 0);
-    assert_int_equal(e.code, 44);
-    assert_int_equal(e.index, 12);
-    assert_string_equal(e.message, want);
+    EXPECT_FIRST_ERROR(&g, 44, 12, want);
     assert_int_equal(errgroup_destroy(&g), 0);
 }
 
@@ -537,10 +525,7 @@ static void test_fail_null_format_empty_message(void **state)
     memset(&e, 'q', sizeof e);
     assert_int_equal(errgroup_init(&g), 0);
     assert_int_equal(errgroup_fail(&g, -77, 5, NULL), -77); /* user codes pass through */
-    assert_int_equal(errgroup_first_error(&g, &e), 0);
-    assert_int_equal(e.code, -77);
-    assert_int_equal(e.index, 5);
-    assert_string_equal(e.message, "");
+    EXPECT_FIRST_ERROR(&g, -77, 5, "");
     assert_int_equal(errgroup_wait(&g), -77);
     assert_int_equal(errgroup_destroy(&g), 0);
 }
@@ -552,10 +537,7 @@ static void test_first_error_without_error(void **state)
     errgroup_error e;
     memset(&e, 'q', sizeof e);
     assert_int_equal(errgroup_init(&g), 0);
-    assert_int_equal(errgroup_first_error(&g, &e), 0);
-    assert_int_equal(e.code, 0);
-    assert_int_equal(e.index, ERRGROUP_NO_INDEX);
-    assert_string_equal(e.message, "");
+    EXPECT_FIRST_ERROR(&g, 0, ERRGROUP_NO_INDEX, "");
     assert_int_equal(errgroup_destroy(&g), 0);
 }
 

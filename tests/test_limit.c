@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "errgroup.h"
+#include "test_util.h"
 
 /* ---- Helpers ------------------------------------------------------------ */
 
@@ -572,11 +573,7 @@ static void test_try_go_without_limit_records_ordinal(void **state)
     }
     assert_int_equal(rc, 61);
     assert_true(accepted > PLAIN_FAIL);
-    errgroup_error e;
-    assert_int_equal(errgroup_first_error(&g, &e), 0);
-    assert_int_equal(e.code, 61);
-    assert_int_equal(e.index, PLAIN_FAIL);
-    assert_string_equal(e.message, "");
+    EXPECT_FIRST_ERROR(&g, 61, PLAIN_FAIL, "");
     for (int i = 0; i <= PLAIN_FAIL; i++)
         assert_int_equal(ctx.ran[i], 1);
     assert_counters_balanced(&g, accepted);
@@ -654,11 +651,7 @@ static void test_set_limit_queued_tasks_skipped_after_failure(void **state)
             rc = errgroup_wait(&g);
         }
         assert_int_equal(rc, 33);
-        errgroup_error e;
-        assert_int_equal(errgroup_first_error(&g, &e), 0);
-        assert_int_equal(e.code, 33);
-        assert_int_equal(e.index, 0);
-        assert_string_equal(e.message, "first task failed");
+        EXPECT_FIRST_ERROR(&g, 33, 0, "first task failed");
 
         assert_int_equal(ctx.go_rc[0], 0);
         assert_int_equal(ctx.ran[0], 1);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "errgroup.h"
+#include "test_util.h"
 
 #define AUTO_CHUNK_MAX 32768 /* documented upper bound of the automatic chunk */
 
@@ -266,11 +267,7 @@ static void test_for_stops_after_failure_at_first_iteration(void **state)
         assert_int_equal(errgroup_set_chunk(&g, chunk), 0);
         assert_int_equal(errgroup_for(&g, 0, n, stop_body, &s), 17);
 
-        errgroup_error e;
-        assert_int_equal(errgroup_first_error(&g, &e), 0);
-        assert_int_equal(e.code, 17);
-        assert_int_equal(e.index, 0);
-        assert_string_equal(e.message, "failed at 0");
+        EXPECT_FIRST_ERROR(&g, 17, 0, "failed at 0");
         assert_int_equal(s.bad_chunks, 0);
         /* The failing chunk plus at most one chunk per other worker. */
         assert_true(s.chunks >= 1);
@@ -372,11 +369,7 @@ static void test_for_fail_reports_its_index(void **state)
         assert_int_equal(errgroup_init(&g), 0);
         assert_int_equal(errgroup_set_chunk(&g, chunks[k]), 0);
         assert_int_equal(errgroup_for(&g, 0, ATTR_N, attr_fail_body, &a), 5);
-        errgroup_error e;
-        assert_int_equal(errgroup_first_error(&g, &e), 0);
-        assert_int_equal(e.code, 5);
-        assert_int_equal(e.index, ATTR_FAIL);
-        assert_string_equal(e.message, "item 537 is bad");
+        EXPECT_FIRST_ERROR(&g, 5, ATTR_FAIL, "item 537 is bad");
         assert_int_equal(a.hits[ATTR_FAIL], 1);
         for (int i = 0; i < ATTR_N; i++)
             assert_true(a.hits[i] <= 1);

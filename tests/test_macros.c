@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "errgroup.h"
+#include "test_util.h"
 
 /*
  * With the opt-in `cancel for`, gcc (12.2 at least) gives the `for` of a
@@ -263,11 +264,7 @@ static void test_loop_fail_records_code_index_message(void **state)
         int rc = errgroup_wait(&g);
         if (rc != 71)
             fail_msg("%s: rc %d", loop_names[k], rc);
-        errgroup_error e;
-        assert_int_equal(errgroup_first_error(&g, &e), 0);
-        assert_int_equal(e.code, 71);
-        assert_int_equal(e.index, f);
-        assert_string_equal(e.message, "iteration 7777 failed");
+        EXPECT_FIRST_ERROR(&g, 71, f, "iteration 7777 failed");
         /* Only f fails and nothing else cancels, so f itself must have run. */
         assert_int_equal(s.ran[f], 1);
         assert_at_most_once(&s, loop_names[k]);

@@ -19,4 +19,15 @@ static inline double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The group's first error is exactly (code, index, message). A macro, so that
+ * a failure names the caller's line. Include after <cmocka.h> and errgroup.h. */
+#define EXPECT_FIRST_ERROR(g, want_code, want_index, want_message)           \
+    do {                                                                       \
+        errgroup_error expect_e_;                                              \
+        assert_int_equal(errgroup_first_error((g), &expect_e_), 0);            \
+        assert_int_equal(expect_e_.code, (want_code));                         \
+        assert_int_equal(expect_e_.index, (want_index));                       \
+        assert_string_equal(expect_e_.message, (want_message));                \
+    } while (0)
+
 #endif
