@@ -166,6 +166,7 @@ struct errgroup {
     int active_;                    /* bodies running (limit mode) */
     int unfinished_;                /* accepted tasks not yet finished (limit mode) */
     struct errgroup_pending_ *head_, *tail_; /* tasks waiting for a slot (limit mode) */
+    int64_t root_owed_;             /* queued tasks errgroup_wait must settle (limit mode) */
     errgroup_error err_;
 };
 

@@ -49,7 +49,10 @@ int errgroup__canceled_at_slow(errgroup *g, int64_t index)
     unsigned poll = __atomic_load_n(&g->poll_, __ATOMIC_RELAXED);
     if (poll & ERRGROUP__POLL_STOP)
         return 2;
-    if ((poll & ERRGROUP__POLL_WATCH) && errgroup__watch(g))
+    /* Closed: the outcome is frozen (wait clears WATCH, but a reader may
+     * have loaded poll_ just before). */
+    if ((poll & (ERRGROUP__POLL_WATCH | EG_POLL_CLOSED)) == ERRGROUP__POLL_WATCH &&
+        errgroup__watch(g))
         return 2;
     /* Only lowest-index mode has ERRORED without STOP. Relaxed: lowest_ only
      * decreases, so a stale value is higher than the truth and can only let
@@ -167,25 +170,40 @@ int errgroup_fail(errgroup *g, int code, int64_t index, const char *fmt, ...)
 
 int errgroup_cancel(errgroup *g)
 {
-    if (g == NULL)
+    if (g == NULL || g->magic_ != EG_MAGIC) /* plain loads: async-signal-safe */
         return ERRGROUP_EINVAL;
     eg_stop(g, EG_CAUSE_CANCEL);
     return 0;
+}
+
+/* The slow half of canceled/canceled_at: destroy leaves STOP set, so a
+ * destroyed group always lands here and is told apart by magic_. */
+static int eg_canceled_at_checked(errgroup *g, int64_t index)
+{
+    if (g->magic_ != EG_MAGIC)
+        return ERRGROUP_EINVAL;
+    return errgroup__canceled_at_slow(g, index);
 }
 
 int errgroup_canceled(errgroup *g)
 {
     if (g == NULL)
         return ERRGROUP_EINVAL;
+    /* Relaxed: see eg_skip. */
+    if (EG_LIKELY((__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_SLOW) == 0))
+        return 0;
     /* INT64_MIN is never above the lowest failure: only a real stop counts. */
-    return eg_skip(g, INT64_MIN) == 2;
+    int r = eg_canceled_at_checked(g, INT64_MIN);
+    return r < 0 ? r : r == 2;
 }
 
 int errgroup_canceled_at(errgroup *g, int64_t index)
 {
     if (g == NULL)
         return ERRGROUP_EINVAL;
-    return eg_skip(g, index);
+    if (EG_LIKELY((__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_SLOW) == 0))
+        return 0;
+    return eg_canceled_at_checked(g, index);
 }
 
 int errgroup_first_error(const errgroup *g, errgroup_error *out)

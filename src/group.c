@@ -105,10 +105,29 @@ static struct eg_sums eg_sum(const errgroup *g)
     return t;
 }
 
+/*
+ * Exact, without a shared counter on the task path. Every finish and skip
+ * is read first (acquire; the counts are stored with release after the
+ * task's last touch of g), then every submission. A finish we read belongs
+ * to a task whose submission happened before it, hence before our later
+ * read of submitted, which therefore includes it: F <= S always. If F == S,
+ * each of the S tasks submitted by the time of that read had finished by
+ * the time we read its finish, and none can have been submitted between
+ * the two reads unfinished, since S would then exceed F: at the moment the
+ * finishes were read, nothing was in flight. If F < S something may be.
+ */
 int64_t errgroup__in_flight(const errgroup *g)
 {
-    struct eg_sums t = eg_sum(g);
-    return (int64_t)(t.submitted - t.finished - t.skipped); /* exact modulo 2^64 */
+    uint64_t ended = 0, submitted = 0;
+    for (unsigned i = 0; i <= g->nslots_; i++) {
+        const struct errgroup_slot_ *s = &g->slots_[i];
+        ended += __atomic_load_n(&s->finished, __ATOMIC_ACQUIRE);
+        ended += __atomic_load_n(&s->skipped, __ATOMIC_ACQUIRE);
+    }
+    submitted = (uint64_t)__atomic_load_n(&g->next_ordinal_, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i <= g->nslots_; i++)
+        submitted += __atomic_load_n(&g->slots_[i].submitted, __ATOMIC_ACQUIRE);
+    return (int64_t)(submitted - ended); /* exact modulo 2^64 */
 }
 
 int errgroup_destroy(errgroup *g)
@@ -125,7 +144,12 @@ int errgroup_destroy(errgroup *g)
     }
     free(g->slots_);
     g->slots_ = NULL;
+    g->parent_ = NULL;
     g->magic_ = 0;
+    /* STOP | CLOSED: every call's slow path is entered and checks magic_
+     * first (EINVAL), and the loop macros skip; nothing the group pointed
+     * to is read again. Relaxed: destroy is the owner's last step. */
+    __atomic_store_n(&g->poll_, ERRGROUP__POLL_STOP | EG_POLL_CLOSED, __ATOMIC_RELAXED);
     return 0;
 }
 

@@ -60,18 +60,20 @@ struct errgroup_slot_ {
 };
 
 /*
- * Counters are monotonic statistics and order nothing, so relaxed is enough.
- * An owned slot has a single writer: a relaxed load and store (no locked
+ * An owned slot has a single writer: a load and a store (no locked
  * instruction) cannot lose an update, and readers never see a torn value.
- * The shared slot needs the read-modify-write.
+ * The shared slot needs the read-modify-write. Release: errgroup__in_flight
+ * reads finished/skipped with acquire before it reads submitted, and a
+ * finish it sees must carry the submission that preceded it (the proof is
+ * there). A release store is a plain store on x86 and costs no fence.
  */
 static inline void eg_count(struct errgroup_slot_ *s, uint64_t *counter, uint64_t n)
 {
     if (EG_UNLIKELY(s->shared))
-        __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+        __atomic_fetch_add(counter, n, __ATOMIC_RELEASE);
     else
         __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n,
-                         __ATOMIC_RELAXED);
+                         __ATOMIC_RELEASE);
 }
 
 /*
@@ -83,9 +85,15 @@ static inline void eg_count(struct errgroup_slot_ *s, uint64_t *counter, uint64_
  */
 struct eg_frame {
     errgroup *g;
-    int failed;    /* the current body called errgroup_fail on g */
-    int spawned;   /* go was called from this frame: the task must taskwait */
-    int in_region; /* pushed inside a parallel region (see eg_in_region) */
+    int failed;     /* the current body called errgroup_fail on g */
+    int spawned;    /* go was called from this frame: the task must taskwait */
+    int in_region;  /* pushed inside a parallel region (see eg_in_region) */
+    int covered;    /* an enclosing run/for construct of `owed`'s scope waits for
+                     * every OpenMP descendant of this task (taskgroup or the
+                     * region's barrier), so the task need not taskwait */
+    int holds_slot; /* limit mode: this thread holds a slot of g while the frame
+                     * is on its stack (see eg_thread_holds_slot in task.c) */
+    int64_t *owed;  /* the scope that waits for tasks queued from this frame */
     struct eg_frame *prev;
 };
 
@@ -94,12 +102,16 @@ extern _Thread_local struct eg_frame *errgroup__frame_top
 extern _Thread_local unsigned errgroup__thread_id
     __attribute__((tls_model("initial-exec"))) ERRGROUP__HIDDEN;
 
-static inline void eg_frame_push(struct eg_frame *f, errgroup *g, int in_region)
+static inline void eg_frame_push(struct eg_frame *f, errgroup *g, int in_region,
+                                 int64_t *owed, int covered)
 {
     f->g = g;
     f->failed = 0;
     f->spawned = 0;
     f->in_region = in_region;
+    f->covered = covered;
+    f->holds_slot = 0;
+    f->owed = owed;
     f->prev = errgroup__frame_top;
     errgroup__frame_top = f;
 }
@@ -179,8 +191,13 @@ ERRGROUP__HIDDEN int errgroup__watch(errgroup *g);
 /* The code wait/run/for return: checks deadline and parent once more. */
 ERRGROUP__HIDDEN int errgroup__result(errgroup *g);
 
-/* Sum of unfinished work (tasks and loop iterations) over all slots. */
+/* Unfinished work (tasks and loop iterations), exact: see group.c. */
 ERRGROUP__HIDDEN int64_t errgroup__in_flight(const errgroup *g);
+
+/* After a run/for/wait construct's own wait: run or wait for every queued
+ * task accounted to the scope `owed` (limit mode), so that the construct
+ * returns only after all the work it submitted. See task.c. */
+ERRGROUP__HIDDEN void errgroup__settle(errgroup *g, int64_t *owed);
 
 /* Shared argument checks: EINVAL for NULL/uninitialised, ECLOSED after wait. */
 static inline int eg_check_open(const errgroup *g)

@@ -26,6 +26,7 @@ struct eg_loop {
     uint64_t nchunks;
     uint64_t next;  /* cursor: next chunk number */
     uint64_t done;  /* iterations whose body ran */
+    int64_t owed;   /* tasks the bodies queued behind a limit (errgroup__settle) */
 };
 
 /* uint64_t -> int64_t two's complement, without implementation-defined casts. */
@@ -40,7 +41,9 @@ static void eg_loop_worker(struct eg_loop *L, int in_region)
     struct errgroup_slot_ *s = eg_slot(g);
     uint64_t done = 0;
     struct eg_frame frame;
-    eg_frame_push(&frame, g, in_region);
+    /* Covered: the region's barrier or the taskgroup in errgroup_for waits
+     * for every task the bodies spawn. */
+    eg_frame_push(&frame, g, in_region, &L->owed, 1);
     for (;;) {
         /* Relaxed: the cursor only hands out distinct chunk numbers; the
          * chunks' data is ordered by the region's end or the taskwait. */
@@ -64,9 +67,6 @@ static void eg_loop_worker(struct eg_loop *L, int in_region)
         }
     }
     eg_frame_pop(&frame);
-    if (frame.spawned) { /* bodies called go: their tasks belong to this one */
-#pragma omp taskwait
-    }
     /* Relaxed: read after the region's end / taskwait, which orders it. */
     __atomic_fetch_add(&L->done, done, __ATOMIC_RELAXED);
 }
@@ -107,19 +107,24 @@ int errgroup_for(errgroup *g, int64_t begin, int64_t end, errgroup_range_fn *bod
     struct errgroup_slot_ *s = eg_slot(g);
     eg_count(s, &s->submitted, L.n);
     struct eg_loop *lp = &L;
-    if (workers <= 1) {
-        eg_loop_worker(lp, in_region);
+    if (!in_region && workers <= 1) {
+        eg_loop_worker(lp, 0); /* go runs bodies at once out here: nothing to wait for */
     } else if (!in_region) {
 #pragma omp parallel num_threads(workers) default(none) firstprivate(lp)
         eg_loop_worker(lp, 1);
     } else {
-        for (int t = 1; t < workers; t++) {
+        /* A taskgroup, not a taskwait: it also waits for the tasks that the
+         * bodies spawn, which is what makes the workers `covered`. */
+#pragma omp taskgroup
+        {
+            for (int t = 1; t < workers; t++) {
 #pragma omp task default(none) firstprivate(lp)
+                eg_loop_worker(lp, 1);
+            }
             eg_loop_worker(lp, 1);
         }
-        eg_loop_worker(lp, 1);
-#pragma omp taskwait
     }
+    errgroup__settle(g, &L.owed);
     eg_count(s, &s->skipped, L.n - L.done);
     return errgroup__result(g);
 }

@@ -14,6 +14,7 @@
 #include "internal.h"
 
 #include <omp.h>
+#include <sched.h>
 #include <stdlib.h>
 
 /* A task waiting for a slot (limit mode). */
@@ -21,6 +22,7 @@ struct errgroup_pending_ {
     errgroup_fn *fn;
     void *arg;
     int64_t ordinal;
+    int64_t *owed; /* the scope that waits for it (see errgroup__settle) */
     struct errgroup_pending_ *next;
 };
 
@@ -28,14 +30,14 @@ struct errgroup_pending_ {
  * go + wait on trivial tasks measured about 10% faster (gcc, 1 thread). */
 #define EG_HOT static inline __attribute__((always_inline))
 
-/* Run or skip one accepted task's body, inside the OpenMP task's frame. */
-EG_HOT void eg_run_one(errgroup *g, struct eg_frame *frame, errgroup_fn *fn, void *arg,
-                       int64_t ordinal)
+/* Run or skip one accepted task's body, inside the task's frame, then
+ * release its arg. Returns 1 if the body ran, 0 if it was skipped. Counting
+ * the task as finished is the caller's last step (see eg_done). */
+EG_HOT int eg_run_one(errgroup *g, struct eg_frame *frame, errgroup_fn *fn, void *arg,
+                      int64_t ordinal, struct errgroup_slot_ *s)
 {
-    struct errgroup_slot_ *s = eg_slot(g);
-    if (eg_skip(g, ordinal)) {
-        eg_count(s, &s->skipped, 1);
-    } else {
+    int ran = !eg_skip(g, ordinal);
+    if (ran) {
         eg_count(s, &s->started, 1);
         frame->failed = 0;
         int rc = fn(g, arg);
@@ -44,10 +46,20 @@ EG_HOT void eg_run_one(errgroup *g, struct eg_frame *frame, errgroup_fn *fn, voi
             if (!frame->failed)
                 errgroup__record(g, rc, ordinal, NULL);
         }
-        eg_count(s, &s->finished, 1);
     }
     if (g->release_ != NULL)
         g->release_(arg);
+    return ran;
+}
+
+/* A task's last touch of g: from here on errgroup__in_flight no longer
+ * counts it, so setters and destroy may change or free the group. */
+EG_HOT void eg_done(struct errgroup_slot_ *s, int ran)
+{
+    if (ran)
+        eg_count(s, &s->finished, 1);
+    else
+        eg_count(s, &s->skipped, 1);
 }
 
 /* ---- Limit mode: slots and the queue ---------------------------------- */
@@ -92,30 +104,6 @@ static void eg_finish_one(errgroup *g)
     __atomic_fetch_sub(&g->unfinished_, 1, __ATOMIC_RELAXED);
 }
 
-/*
- * Holding a slot, run queued tasks until the queue is empty, then give the
- * slot back. No hand-off is lost: a submitter enqueues under the lock and
- * then tries for a slot; we give the slot back and then look at the queue
- * under the lock. Whichever of the two lock sections comes second sees the
- * other's effect (the enqueued task, or the freed slot).
- */
-static void eg_drain(errgroup *g, struct eg_frame *frame)
-{
-    for (;;) {
-        struct errgroup_pending_ *p;
-        while ((p = eg_dequeue(g)) != NULL) {
-            eg_run_one(g, frame, p->fn, p->arg, p->ordinal);
-            free(p);
-            eg_finish_one(g);
-        }
-        /* Relaxed: the lock taken by eg_queue_empty orders this release of
-         * the slot before any later submitter's eg_slot_acquire (see above). */
-        __atomic_fetch_sub(&g->active_, 1, __ATOMIC_RELAXED);
-        if (eg_queue_empty(g) || !eg_slot_acquire(g))
-            return;
-    }
-}
-
 /* The OpenMP directives live in small functions of their own that are never
  * inlined: clang fetches the thread id (__kmpc_global_thread_num, a
  * __tls_get_addr call in libomp) at the entry of every function containing
@@ -126,31 +114,143 @@ static __attribute__((noinline)) void eg_wait_children(void)
 #pragma omp taskwait
 }
 
-EG_HOT void eg_task(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal, int in_region)
+/*
+ * Run one queued task on this thread, which holds a slot of g. The task
+ * belongs to the scope p->owed, whatever construct this thread is in: it
+ * counts as covered only when the running frame is covered by that very
+ * scope; otherwise it waits for its own OpenMP children here, so that when
+ * it leaves the scope's count its whole tree has finished. Leaving the count
+ * is the last step: the scope's owner may return as soon as it reads zero.
+ */
+static void eg_run_queued(errgroup *g, const struct eg_frame *runner,
+                          struct errgroup_pending_ *p)
+{
+    struct errgroup_pending_ t = *p;
+    free(p);
+    int covered = runner != NULL && runner->covered && runner->owed == t.owed;
+    int in_region = runner != NULL ? runner->in_region : eg_in_region();
+    struct eg_frame frame;
+    eg_frame_push(&frame, g, in_region, t.owed, covered);
+    frame.holds_slot = 1;
+    struct errgroup_slot_ *s = eg_slot(g);
+    int ran = eg_run_one(g, &frame, t.fn, t.arg, t.ordinal, s);
+    eg_frame_pop(&frame);
+    if (!covered && frame.spawned)
+        eg_wait_children();
+    eg_finish_one(g);
+    eg_done(s, ran);
+    /* Release: the scope's owner reads it with acquire in errgroup__settle
+     * and then relies on everything this task did. */
+    __atomic_fetch_sub(t.owed, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Holding a slot, run queued tasks until the queue is empty, then give the
+ * slot back. No hand-off is lost: a submitter enqueues under the lock and
+ * then tries for a slot; we give the slot back and then look at the queue
+ * under the lock. Whichever of the two lock sections comes second sees the
+ * other's effect (the enqueued task, or the freed slot).
+ */
+static void eg_drain(errgroup *g, const struct eg_frame *runner)
+{
+    for (;;) {
+        struct errgroup_pending_ *p;
+        while ((p = eg_dequeue(g)) != NULL)
+            eg_run_queued(g, runner, p);
+        /* Relaxed: the lock taken by eg_queue_empty orders this release of
+         * the slot before any later submitter's eg_slot_acquire (see above). */
+        __atomic_fetch_sub(&g->active_, 1, __ATOMIC_RELAXED);
+        if (eg_queue_empty(g) || !eg_slot_acquire(g))
+            return;
+    }
+}
+
+/* Does a frame of g below the top of this thread's stack hold a slot? Its
+ * body is suspended in a call that this thread is running (tasks are tied),
+ * so the thread may run queued tasks of g with that slot without ever
+ * executing more than `limit` bodies at once. */
+static int eg_thread_holds_slot(const errgroup *g)
+{
+    for (const struct eg_frame *f = errgroup__frame_top; f != NULL; f = f->prev)
+        if (f->g == g && f->holds_slot)
+            return 1;
+    return 0;
+}
+
+/*
+ * The end of a run, for or wait: its own taskgroup, barrier or taskwait has
+ * covered every OpenMP task it created; what is left are tasks queued from
+ * it behind the limit, which other bodies may be running. Help: run queued
+ * tasks whenever this thread has or can get a slot. Otherwise wait for them:
+ * their runners hold slots and progress, or are deferred OpenMP tasks of the
+ * caller (taskwait runs those), or are suspended below us on this thread
+ * (then eg_thread_holds_slot lends us their slot).
+ */
+void errgroup__settle(errgroup *g, int64_t *owed)
+{
+    /* Acquire: pairs with the release decrement in eg_run_queued. */
+    while (__atomic_load_n(owed, __ATOMIC_ACQUIRE) != 0) {
+        const struct eg_frame *top = errgroup__frame_top;
+        if (eg_thread_holds_slot(g)) {
+            struct errgroup_pending_ *p = eg_dequeue(g);
+            if (p != NULL) {
+                eg_run_queued(g, top, p);
+                continue;
+            }
+        } else if (!eg_queue_empty(g) && eg_slot_acquire(g)) {
+            eg_drain(g, top);
+            continue;
+        }
+        if (eg_in_region())
+            eg_wait_children();
+        sched_yield();
+    }
+}
+
+EG_HOT void eg_task(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal, int in_region,
+                    int64_t *owed, int covered)
 {
     struct eg_frame frame;
-    eg_frame_push(&frame, g, in_region);
-    eg_run_one(g, &frame, fn, arg, ordinal);
-    if (g->limit_ > 0) {
+    eg_frame_push(&frame, g, in_region, owed, covered);
+    int limited = g->limit_ > 0;
+    frame.holds_slot = limited;
+    struct errgroup_slot_ *s = eg_slot(g);
+    int ran = eg_run_one(g, &frame, fn, arg, ordinal, s);
+    if (limited) {
         eg_finish_one(g);
         eg_drain(g, &frame);
     }
     eg_frame_pop(&frame);
-    /* Children spawned by the bodies must finish before this task does. */
-    if (frame.spawned)
+    eg_done(s, ran);
+    /* Children spawned by the body must finish before this task does,
+     * unless an enclosing run or for waits for all of them anyway. */
+    if (!covered && frame.spawned)
         eg_wait_children();
 }
 
 static __attribute__((noinline)) void eg_spawn(errgroup *g, errgroup_fn *fn, void *arg,
-                                               int64_t ordinal)
+                                               int64_t ordinal, int64_t *owed, int covered)
 {
     /* The task (or run/wait) that spawns must wait for this child. Tied tasks
      * keep this thread's frame stack exact; see struct eg_frame. */
     struct eg_frame *top = errgroup__frame_top;
     if (top != NULL)
         top->spawned = 1;
-#pragma omp task default(none) firstprivate(g, fn, arg, ordinal)
-    eg_task(g, fn, arg, ordinal, 1);
+#pragma omp task default(none) firstprivate(g, fn, arg, ordinal, owed, covered)
+    eg_task(g, fn, arg, ordinal, 1, owed, covered);
+}
+
+/* Where work submitted now is accounted: the calling body's scope, or the
+ * group's own (errgroup_wait settles it) for the waiter and foreign callers. */
+EG_HOT int64_t *eg_scope(errgroup *g, int *covered)
+{
+    const struct eg_frame *top = errgroup__frame_top;
+    if (top != NULL && top->g == g) {
+        *covered = top->covered;
+        return top->owed;
+    }
+    *covered = 0;
+    return &g->root_owed_;
 }
 
 /* Start an accepted task: a new OpenMP task inside a parallel region, at
@@ -158,10 +258,12 @@ static __attribute__((noinline)) void eg_spawn(errgroup *g, errgroup_fn *fn, voi
  * and the queue work identically). */
 EG_HOT void eg_start(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal)
 {
+    int covered;
+    int64_t *owed = eg_scope(g, &covered);
     if (eg_in_region())
-        eg_spawn(g, fn, arg, ordinal);
+        eg_spawn(g, fn, arg, ordinal, owed, covered);
     else
-        eg_task(g, fn, arg, ordinal, 0);
+        eg_task(g, fn, arg, ordinal, 0, owed, covered);
 }
 
 /* Next ordinal. Relaxed RMW: ordinals need uniqueness and, for one
@@ -193,9 +295,14 @@ static int eg_submit_limited(errgroup *g, errgroup_fn *fn, void *arg, int try_on
         eg_finish_one(g);
         return ERRGROUP_ENOMEM;
     }
+    int covered;
     p->fn = fn;
     p->arg = arg;
+    p->owed = eg_scope(g, &covered);
     p->next = NULL;
+    /* Relaxed: the owner reads it after its construct's own wait (taskgroup,
+     * barrier or taskwait), which orders this submitter's steps before it. */
+    __atomic_fetch_add(p->owed, 1, __ATOMIC_RELAXED);
     errgroup__lock(g);
     p->ordinal = eg_take_ordinal(g); /* under the lock: queue order is go order */
     if (g->tail_ != NULL)
@@ -207,18 +314,8 @@ static int eg_submit_limited(errgroup *g, errgroup_fn *fn, void *arg, int try_on
     /* The other half of the hand-off in eg_drain: if every slot holder has
      * already drained and left, take a slot and start a queued task ourselves.
      * Same order as eg_drain: give a slot back, then look under the lock. */
-    while (eg_slot_acquire(g)) {
-        struct errgroup_pending_ *q = eg_dequeue(g);
-        if (q != NULL) {
-            struct errgroup_pending_ task = *q;
-            free(q);
-            eg_start(g, task.fn, task.arg, task.ordinal);
-            break;
-        }
-        __atomic_fetch_sub(&g->active_, 1, __ATOMIC_RELAXED); /* as in eg_drain */
-        if (eg_queue_empty(g))
-            break;
-    }
+    if (eg_slot_acquire(g))
+        eg_drain(g, errgroup__frame_top);
     return 0;
 }
 
@@ -259,7 +356,8 @@ int errgroup_wait(errgroup *g)
     int rc = eg_check_open(g);
     if (rc != 0)
         return rc;
-#pragma omp taskwait
+    eg_wait_children();
+    errgroup__settle(g, &g->root_owed_);
     /* A deadline or parent stop that came before this point counts: look
      * once more, then freeze the outcome. */
     if (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_WATCH)
@@ -267,19 +365,39 @@ int errgroup_wait(errgroup *g)
     /* Relaxed: closing is the owner's own step; see eg_check_open. */
     if (__atomic_fetch_or(&g->poll_, EG_POLL_CLOSED, __ATOMIC_RELAXED) & EG_POLL_CLOSED)
         return ERRGROUP_ECLOSED;
+    /* Frozen: nothing needs watching any more, so a later deadline or parent
+     * stop cannot change what errgroup_canceled says. */
+    __atomic_fetch_and(&g->poll_, ~ERRGROUP__POLL_WATCH, __ATOMIC_RELAXED);
     return errgroup__result(g);
+}
+
+/* The body inside a taskgroup, which waits for every task it created and
+ * their descendants: tasks spawned under it are `covered` and need not wait
+ * for their own children (so a chain of nested go does not nest stacks). */
+static __attribute__((noinline)) int eg_run_covered(errgroup *g, errgroup_fn *body, void *arg,
+                                                    int64_t *owed)
+{
+    int rc;
+    int failed;
+#pragma omp taskgroup
+    {
+        struct eg_frame frame;
+        eg_frame_push(&frame, g, 1, owed, 1);
+        rc = body(g, arg);
+        failed = frame.failed;
+        eg_frame_pop(&frame);
+    }
+    return rc != 0 && !failed ? rc : 0;
 }
 
 /* Runs inside a parallel region (run opens one at level 0). */
 static void eg_run_body(errgroup *g, errgroup_fn *body, void *arg)
 {
-    struct eg_frame frame;
-    eg_frame_push(&frame, g, 1);
-    int rc = body(g, arg);
-    eg_frame_pop(&frame);
-    if (rc != 0 && !frame.failed)
+    int64_t owed = 0;
+    int rc = eg_run_covered(g, body, arg, &owed);
+    if (rc != 0)
         errgroup__record(g, rc, ERRGROUP_NO_INDEX, NULL);
-#pragma omp taskwait
+    errgroup__settle(g, &owed);
 }
 
 int errgroup_run(errgroup *g, errgroup_fn *body, void *arg)

@@ -1,0 +1,368 @@
+/*
+ * Promises under adversarial use: run/for/wait return only after the work
+ * they submitted, even when a limit queues it and another construct's body
+ * frees the slot; "in flight" is exact; a destroyed group answers EINVAL
+ * without reading what it pointed to; the outcome is frozen after wait; a
+ * deep chain of nested go works under errgroup_run.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <omp.h>
+
+#include "errgroup.h"
+#include "test_util.h"
+
+/* ---- run waits for its own queued task ------------------------------- */
+
+struct two_runs {
+    errgroup g;
+    int holder_running; /* thread 0's task holds the only slot */
+    int queued;         /* thread 1's go has been accepted (queued) */
+    int rc[2];
+    int ran7;           /* thread 1's failing task has run */
+};
+
+static int hold_slot(errgroup *g, void *arg)
+{
+    (void)g;
+    struct two_runs *t = arg;
+    __atomic_store_n(&t->holder_running, 1, __ATOMIC_RELEASE);
+    double t0 = now_s();
+    while (!__atomic_load_n(&t->queued, __ATOMIC_ACQUIRE) && now_s() - t0 < SAFETY_CAP_S)
+        sched_yield();
+    return 0;
+}
+
+static int fail7(errgroup *g, void *arg)
+{
+    (void)g;
+    struct two_runs *t = arg;
+    __atomic_store_n(&t->ran7, 1, __ATOMIC_RELEASE);
+    return 7;
+}
+
+static int submit_hold(errgroup *g, void *arg)
+{
+    return errgroup_go(g, hold_slot, arg);
+}
+
+static int submit_fail7(errgroup *g, void *arg)
+{
+    struct two_runs *t = arg;
+    int rc = errgroup_go(g, fail7, arg);
+    __atomic_store_n(&t->queued, 1, __ATOMIC_RELEASE);
+    return rc;
+}
+
+static void *thread0(void *arg)
+{
+    struct two_runs *t = arg;
+    t->rc[0] = errgroup_run(&t->g, submit_hold, t);
+    return NULL;
+}
+
+static void *thread1(void *arg)
+{
+    struct two_runs *t = arg;
+    double t0 = now_s();
+    while (!__atomic_load_n(&t->holder_running, __ATOMIC_ACQUIRE) && now_s() - t0 < SAFETY_CAP_S)
+        sched_yield();
+    t->rc[1] = errgroup_run(&t->g, submit_fail7, t);
+    /* What this run returned must already be true of its own task. */
+    if (!__atomic_load_n(&t->ran7, __ATOMIC_ACQUIRE))
+        t->rc[1] = -1;
+    return NULL;
+}
+
+static void test_run_returns_after_its_queued_task(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 20; round++) {
+        struct two_runs t;
+        memset(&t, 0, sizeof t);
+        assert_int_equal(errgroup_init(&t.g), 0);
+        assert_int_equal(errgroup_set_limit(&t.g, 1), 0);
+        pthread_t a, b;
+        assert_int_equal(pthread_create(&a, NULL, thread0, &t), 0);
+        assert_int_equal(pthread_create(&b, NULL, thread1, &t), 0);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        assert_int_equal(t.rc[1], 7); /* its own task ran and failed */
+        assert_int_equal(errgroup_wait(&t.g), 7);
+        assert_int_equal(errgroup_destroy(&t.g), 0);
+    }
+}
+
+/* ---- for waits for tasks its bodies queued --------------------------- */
+
+#define FOR_N 64
+
+struct for_go {
+    int ran[FOR_N];
+};
+
+static int mark(errgroup *g, void *arg)
+{
+    (void)g;
+    __atomic_store_n((int *)arg, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static int body_go(errgroup *g, int64_t lo, int64_t hi, void *arg)
+{
+    struct for_go *f = arg;
+    for (int64_t i = lo; i < hi; i++)
+        if (errgroup_go(g, mark, &f->ran[i]) != 0)
+            return 1;
+    return 0;
+}
+
+static void test_for_returns_after_tasks_its_bodies_queued(void **state)
+{
+    (void)state;
+    for (int inside = 0; inside < 2; inside++) {
+        for (int round = 0; round < 20; round++) {
+            struct for_go f;
+            memset(&f, 0, sizeof f);
+            errgroup g;
+            assert_int_equal(errgroup_init(&g), 0);
+            assert_int_equal(errgroup_set_limit(&g, 1), 0);
+            assert_int_equal(errgroup_set_chunk(&g, 1), 0);
+            int rc = -1, missing = 0;
+            if (inside) {
+#pragma omp parallel
+#pragma omp single
+                {
+                    rc = errgroup_for(&g, 0, FOR_N, body_go, &f);
+                    for (int i = 0; i < FOR_N; i++)
+                        missing += !__atomic_load_n(&f.ran[i], __ATOMIC_RELAXED);
+                }
+            } else {
+                rc = errgroup_for(&g, 0, FOR_N, body_go, &f);
+                for (int i = 0; i < FOR_N; i++)
+                    missing += !__atomic_load_n(&f.ran[i], __ATOMIC_RELAXED);
+            }
+            assert_int_equal(rc, 0);
+            assert_int_equal(missing, 0);
+            assert_int_equal(errgroup_wait(&g), 0);
+            assert_int_equal(errgroup_destroy(&g), 0);
+        }
+    }
+}
+
+/* A body that holds the only slot runs errgroup_run on its own group: the
+ * nested run's task is queued behind the slot this very body holds. The
+ * nested run must neither deadlock nor return before that task ran. */
+static int nested_submit(errgroup *g, void *arg)
+{
+    return errgroup_go(g, mark, arg);
+}
+
+static int outer_body(errgroup *g, void *arg)
+{
+    int *flags = arg;
+    int rc = errgroup_run(g, nested_submit, &flags[0]);
+    flags[1] = __atomic_load_n(&flags[0], __ATOMIC_RELAXED); /* ran before run returned? */
+    return rc;
+}
+
+static void test_nested_run_inside_limited_body(void **state)
+{
+    (void)state;
+    int flags[2] = {0, 0};
+    errgroup g;
+    assert_int_equal(errgroup_init(&g), 0);
+    assert_int_equal(errgroup_set_limit(&g, 1), 0);
+    int rc = -1;
+#pragma omp parallel
+#pragma omp single
+    {
+        errgroup_go(&g, outer_body, flags);
+        rc = errgroup_wait(&g);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(flags[1], 1);
+    assert_int_equal(errgroup_destroy(&g), 0);
+}
+
+/* ---- "in flight" is exact --------------------------------------------- */
+
+struct busy {
+    int stop;
+    int running;
+};
+
+static int long_task(errgroup *g, void *arg)
+{
+    (void)g;
+    struct busy *b = arg;
+    __atomic_store_n(&b->running, 1, __ATOMIC_RELEASE);
+    double t0 = now_s();
+    while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE) && now_s() - t0 < SAFETY_CAP_S)
+        ;
+    return 0;
+}
+
+static int tiny(errgroup *g, void *arg)
+{
+    (void)g;
+    (void)arg;
+    return 0;
+}
+
+/* While one task provably runs, a stream of tasks is spawned and finishes
+ * on other threads: every setter call must say EBUSY. */
+static void test_setters_busy_while_a_task_runs(void **state)
+{
+    (void)state;
+    if (omp_get_max_threads() < 3)
+        skip();
+    struct busy b = {0, 0};
+    errgroup g;
+    assert_int_equal(errgroup_init(&g), 0);
+    long accepted = 0, tries = 0;
+#pragma omp parallel
+#pragma omp single
+    {
+        errgroup_go(&g, long_task, &b);
+        while (!__atomic_load_n(&b.running, __ATOMIC_ACQUIRE))
+            ;
+#pragma omp task default(shared)
+        {
+            /* The stream: spawned and finished between the checker's reads. */
+            for (int i = 0; i < 200000; i++)
+                errgroup_go(&g, tiny, NULL);
+        }
+        for (int i = 0; i < 200000; i++) {
+            tries++;
+            if (errgroup_set_mode(&g, ERRGROUP_FIRST_ERROR) != ERRGROUP_EBUSY)
+                accepted++;
+        }
+        __atomic_store_n(&b.stop, 1, __ATOMIC_RELEASE);
+#pragma omp taskwait
+        errgroup_wait(&g);
+    }
+    assert_int_equal(tries, 200000);
+    assert_int_equal(accepted, 0);
+    assert_int_equal(errgroup_destroy(&g), 0);
+}
+
+/* ---- destroyed groups --------------------------------------------------- */
+
+static void test_destroyed_child_touches_nothing(void **state)
+{
+    (void)state;
+    errgroup *parent = malloc(sizeof *parent);
+    assert_non_null(parent);
+    errgroup child;
+    assert_int_equal(errgroup_init(parent), 0);
+    assert_int_equal(errgroup_init_child(&child, parent), 0);
+    assert_int_equal(errgroup_wait(&child), 0);
+    assert_int_equal(errgroup_destroy(&child), 0);
+    assert_int_equal(errgroup_wait(parent), 0);
+    assert_int_equal(errgroup_destroy(parent), 0);
+    memset(parent, 0xA5, sizeof *parent);
+    free(parent); /* under ASan, any read of it is a report */
+    assert_int_equal(errgroup_canceled(&child), ERRGROUP_EINVAL);
+    assert_int_equal(errgroup_canceled_at(&child, 3), ERRGROUP_EINVAL);
+    assert_int_equal(errgroup_cancel(&child), ERRGROUP_EINVAL);
+    assert_int_equal(errgroup_go(&child, tiny, NULL), ERRGROUP_EINVAL);
+    assert_int_equal(errgroup_fail(&child, 5, 0, "x"), ERRGROUP_EINVAL);
+    assert_int_equal(errgroup_wait(&child), ERRGROUP_EINVAL);
+    errgroup_error e;
+    assert_int_equal(errgroup_first_error(&child, &e), ERRGROUP_EINVAL);
+    assert_int_equal(errgroup_destroy(&child), ERRGROUP_EINVAL);
+}
+
+/* ---- the frozen outcome -------------------------------------------------- */
+
+static void test_outcome_frozen_after_parent_cancel(void **state)
+{
+    (void)state;
+    errgroup parent, child;
+    assert_int_equal(errgroup_init(&parent), 0);
+    assert_int_equal(errgroup_init_child(&child, &parent), 0);
+    assert_int_equal(errgroup_wait(&child), 0);
+    assert_int_equal(errgroup_cancel(&parent), 0);
+    assert_int_equal(errgroup_canceled(&parent), 1);
+    assert_int_equal(errgroup_canceled(&child), 0);
+    assert_int_equal(errgroup_canceled_at(&child, 0), 0);
+    EXPECT_FIRST_ERROR(&child, 0, ERRGROUP_NO_INDEX, "");
+    assert_int_equal(errgroup_destroy(&child), 0);
+    assert_int_equal(errgroup_wait(&parent), ERRGROUP_ECANCELED);
+    assert_int_equal(errgroup_destroy(&parent), 0);
+}
+
+static void test_outcome_frozen_after_deadline(void **state)
+{
+    (void)state;
+    errgroup g;
+    assert_int_equal(errgroup_init(&g), 0);
+    assert_int_equal(errgroup_set_timeout(&g, 0.02), 0);
+    int rc = errgroup_wait(&g); /* 0, or ETIMEDOUT on a very slow machine */
+    struct timespec ts = {0, 60 * 1000 * 1000};
+    nanosleep(&ts, NULL); /* the deadline has now passed in any case */
+    assert_int_equal(errgroup_canceled(&g), rc != 0);
+    errgroup_error e;
+    assert_int_equal(errgroup_first_error(&g, &e), 0);
+    assert_int_equal(e.code, rc);
+    assert_int_equal(errgroup_destroy(&g), 0);
+}
+
+/* ---- depth --------------------------------------------------------------- */
+
+static int64_t chain_depth;
+
+static int chain(errgroup *g, void *arg)
+{
+    int64_t i = (int64_t)(intptr_t)arg;
+    if (i + 1 < chain_depth)
+        return errgroup_go(g, chain, (void *)(intptr_t)(i + 1));
+    return 0;
+}
+
+static int chain_start(errgroup *g, void *arg)
+{
+    (void)arg;
+    return errgroup_go(g, chain, (void *)(intptr_t)0);
+}
+
+static void test_deep_go_chain_under_run(void **state)
+{
+    (void)state;
+    chain_depth = getenv("ERRGROUP_STRESS_QUICK") ? 100000 : 1000000;
+    errgroup g;
+    assert_int_equal(errgroup_init(&g), 0);
+    assert_int_equal(errgroup_run(&g, chain_start, NULL), 0);
+    errgroup_counters c;
+    assert_int_equal(errgroup_get_counters(&g, &c), 0);
+    assert_int_equal(c.finished, chain_depth);
+    assert_int_equal(errgroup_wait(&g), 0);
+    assert_int_equal(errgroup_destroy(&g), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_returns_after_its_queued_task),
+        cmocka_unit_test(test_for_returns_after_tasks_its_bodies_queued),
+        cmocka_unit_test(test_nested_run_inside_limited_body),
+        cmocka_unit_test(test_setters_busy_while_a_task_runs),
+        cmocka_unit_test(test_destroyed_child_touches_nothing),
+        cmocka_unit_test(test_outcome_frozen_after_parent_cancel),
+        cmocka_unit_test(test_outcome_frozen_after_deadline),
+        cmocka_unit_test(test_deep_go_chain_under_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
