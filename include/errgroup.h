@@ -16,10 +16,11 @@
  *   - Memory visibility: everything a task body (or loop body) did
  *     happens-before the errgroup_wait/errgroup_run/errgroup_for call that
  *     observes its completion returns.
- *   - A group that was never initialised or was destroyed is detected (a
- *     magic number) by every function that takes a group, except the three
- *     that must stay cheap or async-signal-safe: errgroup_cancel,
- *     errgroup_canceled and errgroup_canceled_at check only for NULL.
+ *   - A destroyed group is detected by every function that takes a group
+ *     (errgroup_cancel, errgroup_canceled and errgroup_canceled_at included):
+ *     it returns ERRGROUP_EINVAL without reading anything the group pointed
+ *     to. A never-initialised group is detected by a magic number unless its
+ *     bytes happen to hold it (zeroed memory never does).
  *   - Misuse that can only be a bug and would otherwise corrupt memory
  *     (destroying a group with tasks in flight) aborts with a message on
  *     stderr. Everything else returns an error code.
@@ -220,9 +221,12 @@ ERRGROUP_API int errgroup_destroy(errgroup *g);
  * same time (0 = no limit, the default). A go at the limit never blocks: the
  * task is accepted, queued in the group, and started when a running body
  * returns (that task's thread runs it). Queued tasks are started in go order.
- * Queueing allocates: go may then return ERRGROUP_ENOMEM. A body must not
- * wait for a task it spawned in the same limited group (it holds the slot
- * that task needs); give such children a child group instead.
+ * Queueing allocates (48 bytes a task, no bound: use try_go for
+ * backpressure): go may then return ERRGROUP_ENOMEM. Whoever runs a queued
+ * task, the run, errgroup_for or wait that submitted it returns only after
+ * it finished. A body holding a slot may call run or for on its own group
+ * (its thread lends the slot); it must not wait by other means (taskwait)
+ * for a task it queued in the same limited group.
  * Returns 0, ERRGROUP_EINVAL (NULL, limit < 0), ERRGROUP_EBUSY (tasks in
  * flight), ERRGROUP_ECLOSED (after wait).
  * Thread safety: configuration: call before the first go, from the owner.
@@ -321,7 +325,8 @@ ERRGROUP_API int errgroup_go(errgroup *g, errgroup_fn *fn, void *arg);
  * task only if fewer than `limit` accepted tasks are unfinished. Without a
  * limit it is errgroup_go.
  * Returns as errgroup_go, plus ERRGROUP_EAGAIN (limit reached; nothing runs,
- * the caller keeps arg).
+ * the caller keeps arg). Do not retry it in a loop with `taskyield` alone: at
+ * one thread on libgomp, where taskyield does nothing, that spins forever.
  * Thread safety: as errgroup_go.
  */
 ERRGROUP_API int errgroup_try_go(errgroup *g, errgroup_fn *fn, void *arg);
@@ -333,8 +338,8 @@ ERRGROUP_API int errgroup_try_go(errgroup *g, errgroup_fn *fn, void *arg);
  * ERRGROUP_ETIMEDOUT (deadline). The details are in errgroup_first_error().
  * Afterwards the group is closed: go, try_go, run, for, the setters and a
  * second wait return ERRGROUP_ECLOSED, and the outcome is frozen (a later
- * errgroup_fail, errgroup_cancel or deadline changes nothing); it stays
- * readable until destroy.
+ * errgroup_fail, errgroup_cancel, deadline or parent stop changes nothing,
+ * errgroup_canceled included); it stays readable until destroy.
  * Returns the code above, ERRGROUP_EINVAL (NULL or not initialised),
  * ERRGROUP_ECLOSED (second wait).
  * Thread safety: exactly the task that made the group's top-level go calls
@@ -419,7 +424,7 @@ ERRGROUP_API int errgroup_fail(errgroup *g, int code, int64_t index,
  * errgroup_cancel - cancel the group without an error (Ctrl-C, a search that
  * found its answer). wait then returns ERRGROUP_ECANCELED unless an error came
  * first. Running bodies are not interrupted.
- * Returns 0, ERRGROUP_EINVAL (NULL).
+ * Returns 0, ERRGROUP_EINVAL (NULL or destroyed).
  * Thread safety: any thread, any time, and async-signal-safe (lock-free
  * atomics only).
  */
@@ -431,7 +436,8 @@ ERRGROUP_API int errgroup_cancel(errgroup *g);
  * alone does not count: see errgroup_canceled_at. Costs one relaxed load while
  * nothing happened and no deadline or parent is set; cheap enough to poll in
  * a hot loop.
- * Returns 1, 0, or ERRGROUP_EINVAL (NULL; nonzero, so a polling loop stops).
+ * Returns 1, 0, or ERRGROUP_EINVAL (NULL or destroyed; nonzero, so a polling
+ * loop stops).
  * Thread safety: any thread, any time.
  */
 ERRGROUP_API int errgroup_canceled(errgroup *g);
@@ -441,7 +447,7 @@ ERRGROUP_API int errgroup_canceled(errgroup *g);
  * 0 = run it; 1 = skip it (lowest-index mode: a lower index already failed);
  * 2 = the whole group is cancelled. In first-error mode this is
  * 2 * errgroup_canceled(g).
- * Returns 0, 1, 2, or ERRGROUP_EINVAL (NULL).
+ * Returns 0, 1, 2, or ERRGROUP_EINVAL (NULL or destroyed).
  * Thread safety: any thread, any time.
  */
 ERRGROUP_API int errgroup_canceled_at(errgroup *g, int64_t index);
