@@ -97,8 +97,11 @@ static void test_run_returns_after_its_queued_task(void **state)
                 }
             }
         }
-        if (team != 2)
-            skip(); /* OMP_DYNAMIC gave one thread */
+        if (team != 2) { /* OMP_DYNAMIC gave one thread */
+            errgroup_wait(&t.g);
+            errgroup_destroy(&t.g);
+            skip();
+        }
         assert_int_equal(t.rc[1], 7); /* its own task ran and failed */
         assert_int_equal(errgroup_wait(&t.g), 7);
         assert_int_equal(errgroup_destroy(&t.g), 0);
@@ -233,9 +236,10 @@ static void test_setters_busy_while_a_task_runs(void **state)
     errgroup g;
     assert_int_equal(errgroup_init(&g), 0);
     long accepted = 0, tries = 0;
+    int team = 0;
 #pragma omp parallel
 #pragma omp single
-    {
+    if ((team = omp_get_num_threads()) >= 3) { /* OMP_DYNAMIC may give fewer */
         errgroup_go(&g, long_task, &b);
         while (!__atomic_load_n(&b.running, __ATOMIC_ACQUIRE))
             ;
@@ -252,11 +256,13 @@ static void test_setters_busy_while_a_task_runs(void **state)
         }
         __atomic_store_n(&b.stop, 1, __ATOMIC_RELEASE);
 #pragma omp taskwait
-        errgroup_wait(&g);
     }
+    errgroup_wait(&g);
+    assert_int_equal(errgroup_destroy(&g), 0);
+    if (team < 3)
+        skip();
     assert_int_equal(tries, 200000);
     assert_int_equal(accepted, 0);
-    assert_int_equal(errgroup_destroy(&g), 0);
 }
 
 /* ---- destroyed groups --------------------------------------------------- */
