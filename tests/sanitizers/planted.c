@@ -13,10 +13,18 @@
 
 static int unguarded;
 
+static int entered; /* relaxed only: it must not order the race away */
+
 static int racy(errgroup *g, void *arg)
 {
     (void)g;
     (void)arg;
+    /* Overlap with a second body, so that the race happens even when the
+     * machine is loaded and one thread would otherwise run every task. The
+     * spin is bounded: a lone body gives up after about 10^8 loads. */
+    __atomic_fetch_add(&entered, 1, __ATOMIC_RELAXED);
+    for (long spins = 0; spins < 100000000L && __atomic_load_n(&entered, __ATOMIC_RELAXED) < 2; spins++)
+        ;
     unguarded++; /* the planted race */
     return 0;
 }
