@@ -228,17 +228,7 @@ EG_HOT void eg_task(errgroup *g, errgroup_fn *fn, void *arg, int64_t ordinal, in
         eg_wait_children();
 }
 
-/* Not instrumented by ThreadSanitizer: the firstprivate copy into task
- * memory that libomp recycles without telling TSan was reported as a race
- * against the previous task's read of the same memory, about 20 times per
- * run of an ordinary program built with clang. Only this copy is hidden:
- * task bodies stay instrumented (sanitizer_planted race proves it). */
-#if defined(__clang__) || defined(__GNUC__)
-#  define EG_NO_TSAN __attribute__((no_sanitize("thread")))
-#else
-#  define EG_NO_TSAN
-#endif
-
+/* EG_NO_TSAN: see internal.h. */
 static __attribute__((noinline)) EG_NO_TSAN void eg_spawn(errgroup *g, errgroup_fn *fn, void *arg,
                                                           int64_t ordinal, int64_t *owed, int covered)
 {
