@@ -366,8 +366,15 @@ int errgroup_wait(errgroup *g)
     /* Relaxed: closing is the owner's own step; see eg_check_open. */
     if (__atomic_fetch_or(&g->poll_, EG_POLL_CLOSED, __ATOMIC_RELAXED) & EG_POLL_CLOSED)
         return ERRGROUP_ECLOSED;
-    /* Frozen: nothing needs watching any more, so a later deadline or parent
-     * stop cannot change what errgroup_canceled says. */
+    /* Freeze: a stop racing with this wait (another thread's cancel, a
+     * parent's stop) either claimed cause_ first and counts, or finds it
+     * taken and changes nothing. Relaxed: cause_'s own modification order
+     * decides; the record an error published is read with acquire below. */
+    unsigned none = EG_CAUSE_NONE;
+    __atomic_compare_exchange_n(&g->cause_, &none, EG_CAUSE_FROZEN, 0, __ATOMIC_RELAXED,
+                                __ATOMIC_RELAXED);
+    /* Frozen: nothing needs watching any more, so a later deadline cannot
+     * change what errgroup_canceled says. */
     __atomic_fetch_and(&g->poll_, ~ERRGROUP__POLL_WATCH, __ATOMIC_RELAXED);
     return errgroup__result(g);
 }
