@@ -142,6 +142,12 @@ static inline void eg_frame_pop(struct eg_frame *f)
 
 ERRGROUP__HIDDEN unsigned errgroup__new_thread_id(void);
 
+/* Half-way down this thread's stack (UINTPTR_MAX until first asked, 0 if
+ * the bounds are unknown); see eg_stack_low in task.c. */
+extern _Thread_local uintptr_t errgroup__stack_guard
+    __attribute__((tls_model("initial-exec"))) ERRGROUP__HIDDEN;
+ERRGROUP__HIDDEN int errgroup__stack_low_slow(uintptr_t sp);
+
 /*
  * Whether the calling thread is inside a parallel region (omp_get_level() > 0,
  * which is also true in a one-thread team, unlike omp_in_parallel()).
