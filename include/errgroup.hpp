@@ -1,0 +1,397 @@
+/*
+ * omp-errgroup for C++17: RAII groups, lambdas as tasks and loop bodies, and
+ * exceptions that become the group's error instead of escaping an OpenMP
+ * region. Header-only on top of the C library (errgroup.h); everything the C
+ * header says about semantics holds here too.
+ *
+ *     omp_errgroup::group g;
+ *     int rc = g.parallel_for(0, n, [&](std::int64_t i) {
+ *         if (!solve(cell[i]))
+ *             throw std::runtime_error("cell " + std::to_string(i) + " did not converge");
+ *     });
+ *     if (rc != 0)
+ *         g.rethrow();   // the runtime_error, rethrown on this thread
+ *
+ * Exceptions: an exception that escapes a task body or a loop body is caught
+ * inside the task, never crosses an OpenMP region, and is recorded as the
+ * group's error with code ERRGROUP_EEXCEPTION, message what() (or
+ * "unknown exception"), and index the task's ordinal / the iteration (run:
+ * ERRGROUP_NO_INDEX). Its std::exception_ptr is kept: exception() returns it
+ * and rethrow() rethrows it on the caller's thread.
+ *
+ * Callables: go and try_go move (or copy) the callable into storage owned by
+ * the task; it is destroyed exactly once, after the body ran or when the task
+ * was skipped (cancelled group), on the thread that ran or skipped it. A go
+ * that is refused (nonzero return) destroys it before returning. Loops and run
+ * call the callable in place (they return only after every call finished).
+ *
+ * Ordinals: the index of a task recorded by an exception is the ordinal of
+ * its go among this object's accepted go / try_go calls, 0, 1, 2, ...; with
+ * one submitting thread it is exactly the C library's task ordinal.
+ */
+#ifndef ERRGROUP_HPP
+#define ERRGROUP_HPP
+
+#include "errgroup.h"
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace omp_errgroup {
+
+/* A failed group's error as an exception: rethrow() throws it when the first
+ * error was not an exception. what() is the message, or errgroup_strerror()
+ * of the code when the message is empty. */
+class error : public std::runtime_error {
+public:
+    error(int code, std::int64_t index, const std::string &message)
+        : std::runtime_error(message.empty() ? std::string(errgroup_strerror(code)) : message),
+          code_(code), index_(index)
+    {
+    }
+    int code() const noexcept { return code_; }
+    std::int64_t index() const noexcept { return index_; }
+
+private:
+    int code_;
+    std::int64_t index_;
+};
+
+class group;
+
+namespace detail {
+
+/* A body's return value as an error code: void is success. */
+template <class F, class... A>
+inline int invoke_code(F &f, A &&...a)
+{
+    if constexpr (std::is_void_v<std::invoke_result_t<F &, A...>>) {
+        std::invoke(f, std::forward<A>(a)...);
+        return 0;
+    } else {
+        return static_cast<int>(std::invoke(f, std::forward<A>(a)...));
+    }
+}
+
+/* The task-owned part of a go: the callable and the task's ordinal. */
+struct task_base {
+    void (*destroy)(task_base *) noexcept;
+    group *owner;
+    std::int64_t ordinal;
+};
+
+} // namespace detail
+
+/*
+ * group - owns an ::errgroup. Not copyable, not movable (the C group must not
+ * move while initialised). Member functions return the C library's codes and
+ * have its thread-safety rules; the callables' rules are in the file comment.
+ */
+class group {
+public:
+    /* Initialises the group. Throws std::bad_alloc on ERRGROUP_ENOMEM. */
+    group()
+    {
+        int rc = errgroup_init(&g_);
+        if (rc == ERRGROUP_ENOMEM)
+            throw std::bad_alloc();
+        /* Cannot fail on a group just initialised: nothing is in flight. */
+        (void)errgroup_set_release(&g_, &release_task);
+    }
+
+    /* If the group was not waited for: cancel, then wait (so no task outlives
+     * it), then destroy. Never throws, never aborts. */
+    ~group()
+    {
+        if (!waited_) {
+            (void)errgroup_cancel(&g_);
+            (void)errgroup_wait(&g_);
+        }
+        (void)errgroup_destroy(&g_);
+    }
+
+    group(const group &) = delete;
+    group &operator=(const group &) = delete;
+    group(group &&) = delete;
+    group &operator=(group &&) = delete;
+
+    /*
+     * go - run f() or f(group&) as a task (errgroup_go). f returns void or
+     * int (0 = success, anything else is an error code as in C).
+     * Returns 0 (accepted) or errgroup_go's codes; ERRGROUP_ENOMEM if the
+     * task's storage cannot be allocated. Moving or copying f may throw; that
+     * exception propagates from go (nothing was submitted).
+     */
+    template <class F>
+    int go(F &&f)
+    {
+        return submit(std::forward<F>(f), false);
+    }
+
+    /* try_go - errgroup_try_go for a callable; ERRGROUP_EAGAIN at the limit. */
+    template <class F>
+    int try_go(F &&f)
+    {
+        return submit(std::forward<F>(f), true);
+    }
+
+    /* wait - errgroup_wait; afterwards the destructor only destroys. */
+    int wait()
+    {
+        int rc = errgroup_wait(&g_);
+        if (rc != ERRGROUP_EINVAL)
+            waited_ = true;
+        return rc;
+    }
+
+    /* run - errgroup_run with body(group&) (returning void or int). */
+    template <class F>
+    int run(F &&body)
+    {
+        run_ctx<std::remove_reference_t<F>> c{this, &body};
+        return errgroup_run(&g_, &run_body<std::remove_reference_t<F>>, &c);
+    }
+
+    /*
+     * parallel_for - f(i) for every i in [begin, end), over errgroup_for's
+     * chunks. f returns void or int; a nonzero int is recorded at index i
+     * (errgroup_fail_str without a message; a message recorded by f itself
+     * through fail() wins if it came first). Returns as errgroup_for.
+     */
+    template <class F>
+    int parallel_for(std::int64_t begin, std::int64_t end, F &&f)
+    {
+        loop_ctx<std::remove_reference_t<F>> c{this, &f};
+        return errgroup_for(&g_, begin, end, &for_body<std::remove_reference_t<F>>, &c);
+    }
+
+    /* parallel_for_chunks - f(lo, hi) per chunk of errgroup_for, which
+     * records a nonzero return at lo as in C; an exception is recorded at lo. */
+    template <class F>
+    int parallel_for_chunks(std::int64_t begin, std::int64_t end, F &&f)
+    {
+        loop_ctx<std::remove_reference_t<F>> c{this, &f};
+        return errgroup_for(&g_, begin, end, &chunk_body<std::remove_reference_t<F>>, &c);
+    }
+
+    /* fail - errgroup_fail_str: returns code, or ERRGROUP_EINVAL (code 0). */
+    int fail(int code, std::int64_t index, const std::string &message)
+    {
+        return errgroup_fail_str(&g_, code, index, message.c_str());
+    }
+
+    int cancel() noexcept { return errgroup_cancel(&g_); }
+
+    bool canceled() const noexcept
+    {
+        /* errgroup_canceled only reads the group; the C signature is not const. */
+        return errgroup_canceled(const_cast<::errgroup *>(&g_)) != 0;
+    }
+
+    errgroup_error first_error() const
+    {
+        errgroup_error e;
+        (void)errgroup_first_error(&g_, &e);
+        return e;
+    }
+
+    /* The first error's exception if it was one (code ERRGROUP_EEXCEPTION
+     * recorded by a body that threw); else null. */
+    std::exception_ptr exception() const
+    {
+        errgroup_error e = first_error();
+        if (e.code != ERRGROUP_EEXCEPTION)
+            return nullptr;
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto &p : exceptions_)
+            if (p.first == e.index)
+                return p.second;
+        return nullptr;
+    }
+
+    /* Rethrows exception() if set, else throws error if the group failed
+     * (or was cancelled or timed out); returns normally otherwise. */
+    void rethrow() const
+    {
+        if (std::exception_ptr p = exception())
+            std::rethrow_exception(p);
+        errgroup_error e = first_error();
+        if (e.code != 0)
+            throw error(e.code, e.index, e.message);
+    }
+
+    int set_limit(int n) { return errgroup_set_limit(&g_, n); }
+    int set_timeout(double s) { return errgroup_set_timeout(&g_, s); }
+    int set_mode(int mode) { return errgroup_set_mode(&g_, mode); }
+
+    errgroup_counters counters() const
+    {
+        errgroup_counters c;
+        (void)errgroup_get_counters(&g_, &c);
+        return c;
+    }
+
+    /* The C group, for C functions and the loop macros. Its release function
+     * belongs to this object: do not call errgroup_go, errgroup_try_go or
+     * errgroup_set_release on it, nor wait or destroy it. */
+    ::errgroup *native() noexcept { return &g_; }
+
+private:
+    template <class F>
+    struct task : detail::task_base {
+        F fn;
+        template <class G>
+        task(group *o, G &&f) : detail::task_base{&destroy_task, o, 0}, fn(std::forward<G>(f))
+        {
+        }
+        static void destroy_task(detail::task_base *t) noexcept
+        {
+            delete static_cast<task *>(t); /* a throwing destructor terminates: as in std */
+        }
+        static int run(::errgroup *, void *arg) noexcept
+        {
+            task *t = static_cast<task *>(arg);
+            group &g = *t->owner;
+            try {
+                if constexpr (std::is_invocable_v<F &, group &>)
+                    return detail::invoke_code(t->fn, g);
+                else
+                    return detail::invoke_code(t->fn);
+            } catch (...) {
+                return g.caught(t->ordinal);
+            }
+        }
+    };
+
+    template <class F>
+    struct run_ctx {
+        group *g;
+        F *f;
+    };
+    template <class F>
+    struct loop_ctx {
+        group *g;
+        F *f;
+    };
+
+    /* The release function of the C group: every accepted task's arg is a
+     * task_base, destroyed here whether its body ran or was skipped. */
+    static void release_task(void *arg) noexcept
+    {
+        detail::task_base *t = static_cast<detail::task_base *>(arg);
+        t->destroy(t);
+    }
+
+    template <class F>
+    int submit(F &&f, bool try_only)
+    {
+        using T = task<std::decay_t<F>>;
+        T *t = new (std::nothrow) T(this, std::forward<F>(f));
+        if (t == nullptr)
+            return ERRGROUP_ENOMEM;
+        /* Relaxed: the ordinal needs uniqueness and, for one submitter, go
+         * order; the task reads it after errgroup_go's task creation, which
+         * orders this store before the body. */
+        t->ordinal = next_.fetch_add(1, std::memory_order_relaxed);
+        int rc = try_only ? errgroup_try_go(&g_, &T::run, t) : errgroup_go(&g_, &T::run, t);
+        if (rc != 0) {
+            /* Refused: the C library did not take arg, and the ordinal is
+             * given back, as the C library uses none (exact for one
+             * submitter; see the file comment). */
+            next_.fetch_sub(1, std::memory_order_relaxed);
+            delete t;
+        }
+        return rc;
+    }
+
+    template <class F>
+    static int run_body(::errgroup *, void *arg) noexcept
+    {
+        run_ctx<F> &c = *static_cast<run_ctx<F> *>(arg);
+        try {
+            return detail::invoke_code(*c.f, *c.g);
+        } catch (...) {
+            return c.g->caught(ERRGROUP_NO_INDEX);
+        }
+    }
+
+    template <class F>
+    static int for_body(::errgroup *cg, std::int64_t lo, std::int64_t hi, void *arg) noexcept
+    {
+        loop_ctx<F> &c = *static_cast<loop_ctx<F> *>(arg);
+        std::int64_t i = lo;
+        try {
+            for (; i < hi; ++i) {
+                if constexpr (std::is_void_v<std::invoke_result_t<F &, std::int64_t>>) {
+                    std::invoke(*c.f, i);
+                } else {
+                    int rc = static_cast<int>(std::invoke(*c.f, i));
+                    if (ERRGROUP__UNLIKELY(rc != 0))
+                        return errgroup_fail_str(cg, rc, i, nullptr);
+                }
+            }
+        } catch (...) {
+            return c.g->caught(i);
+        }
+        return 0;
+    }
+
+    template <class F>
+    static int chunk_body(::errgroup *, std::int64_t lo, std::int64_t hi, void *arg) noexcept
+    {
+        loop_ctx<F> &c = *static_cast<loop_ctx<F> *>(arg);
+        try {
+            return detail::invoke_code(*c.f, lo, hi);
+        } catch (...) {
+            return c.g->caught(lo);
+        }
+    }
+
+    /* Inside a catch handler: record the current exception as the group's
+     * error at `index`, keep its exception_ptr if it won, and return the code
+     * for the body to return. Never throws (a failure to keep the pointer
+     * leaves exception() null; the error itself is recorded). */
+    int caught(std::int64_t index) noexcept
+    {
+        std::exception_ptr p = std::current_exception();
+        const char *what = "unknown exception";
+        try {
+            throw;
+        } catch (const std::exception &e) {
+            what = e.what();
+        } catch (...) {
+        }
+        int rc = errgroup_fail_str(&g_, ERRGROUP_EEXCEPTION, index, what);
+        errgroup_error e;
+        if (errgroup_first_error(&g_, &e) == 0 && e.code == ERRGROUP_EEXCEPTION && e.index == index) {
+            try {
+                std::lock_guard<std::mutex> lock(mu_);
+                exceptions_.emplace_back(index, std::move(p));
+            } catch (...) {
+            }
+        }
+        return rc;
+    }
+
+    ::errgroup g_;
+    bool waited_ = false;
+    std::atomic<std::int64_t> next_{0};
+    /* Exceptions that were the group's first error when they were recorded
+     * (lowest-index mode may replace the winner, hence a list). Error path
+     * only; guarded by mu_. */
+    mutable std::mutex mu_;
+    std::vector<std::pair<std::int64_t, std::exception_ptr>> exceptions_;
+};
+
+} // namespace omp_errgroup
+
+#endif /* ERRGROUP_HPP */
