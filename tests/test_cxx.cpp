@@ -103,6 +103,37 @@ void test_go_outside_region_catches(void **)
     expect_error(g, ERRGROUP_EEXCEPTION, 1, "inline");
 }
 
+void test_go_ordinals_restart_per_group(void **)
+{
+    /* Same stack address each time: ordinals must still start at 0, and a
+     * refused go must not use one. */
+    for (int round = 0; round < 3; round++) {
+        omp_errgroup::group g;
+        g.set_mode(ERRGROUP_LOWEST_INDEX);
+        g.run([](omp_errgroup::group &gg) {
+            for (int i = 0; i < 10; i++)
+                gg.go([i] {
+                    if (i == 4)
+                        throw std::runtime_error("four");
+                });
+        });
+        expect_error(g, ERRGROUP_EEXCEPTION, 4, "four");
+    }
+    omp_errgroup::group g;
+    assert_int_equal(g.set_limit(1), 0);
+    int accepted = 0;
+    /* Outside a region go runs at once, so try_go never meets a full slot. */
+    for (int i = 0; i < 5; i++)
+        accepted += g.try_go([i] {
+            if (i == 3)
+                throw std::runtime_error("three");
+        }) == 0;
+    /* The failure cancelled the group: the fifth go was refused. */
+    assert_int_equal(accepted, 4);
+    assert_int_equal(g.wait(), ERRGROUP_EEXCEPTION);
+    expect_error(g, ERRGROUP_EEXCEPTION, 3, "three");
+}
+
 void test_go_int_return_uses_ordinal(void **)
 {
     omp_errgroup::group g;
@@ -323,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_go_exception_becomes_error),
         cmocka_unit_test(test_go_unknown_exception),
         cmocka_unit_test(test_go_outside_region_catches),
+        cmocka_unit_test(test_go_ordinals_restart_per_group),
         cmocka_unit_test(test_go_int_return_uses_ordinal),
         cmocka_unit_test(test_fail_and_rethrow_error),
         cmocka_unit_test(test_rethrow_without_error_returns),
