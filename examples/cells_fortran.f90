@@ -49,10 +49,12 @@ program cells_fortran
   if (errgroup_first_error(g, code, index, message) /= 0) error stop 'errgroup_first_error failed'
   if (errgroup_destroy(g) /= 0) error stop 'errgroup_destroy failed'
   if (rc /= 0) then
+    deallocate(c, x)
     print '(a,i0,2a)', 'cells_fortran: cell ', index, ': ', trim(message)
     error stop 1
   end if
   print '(i0,a,f0.6)', ncells, ' cells solved; x(1000) = ', x(1000)
+  deallocate(c, x)
 
 contains
 
