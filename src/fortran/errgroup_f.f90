@@ -133,6 +133,9 @@ module errgroup_f
   interface errgroup_go
     module procedure go_t, go_p
   end interface errgroup_go
+  interface errgroup_for
+    module procedure for_ll, for_li, for_il, for_ii
+  end interface errgroup_for
   interface errgroup_fail
     module procedure fail_t, fail_p, fail_t32, fail_p32
   end interface errgroup_fail
@@ -199,14 +202,41 @@ contains
     errgroup_run = c_run(c_loc(g), c_funloc(body), arg)
   end function errgroup_run
 
-  ! body over [begin, end) in chunks: errgroup_for.
-  integer(c_int) function errgroup_for(g, begin, end, body, arg)
+  ! body over [begin, end) in chunks: errgroup_for. The bounds may be
+  ! integer(c_int64_t) or default integers, in any mix (`1_c_int64_t, n + 1`).
+  integer(c_int) function for_ll(g, begin, end, body, arg)
     type(errgroup_t), target, intent(inout) :: g
     integer(c_int64_t), intent(in) :: begin, end
     procedure(errgroup_range_fn) :: body
     type(c_ptr), intent(in) :: arg
-    errgroup_for = c_for(c_loc(g), begin, end, c_funloc(body), arg)
-  end function errgroup_for
+    for_ll = c_for(c_loc(g), begin, end, c_funloc(body), arg)
+  end function for_ll
+
+  integer(c_int) function for_li(g, begin, end, body, arg)
+    type(errgroup_t), target, intent(inout) :: g
+    integer(c_int64_t), intent(in) :: begin
+    integer, intent(in) :: end
+    procedure(errgroup_range_fn) :: body
+    type(c_ptr), intent(in) :: arg
+    for_li = c_for(c_loc(g), begin, int(end, c_int64_t), c_funloc(body), arg)
+  end function for_li
+
+  integer(c_int) function for_il(g, begin, end, body, arg)
+    type(errgroup_t), target, intent(inout) :: g
+    integer, intent(in) :: begin
+    integer(c_int64_t), intent(in) :: end
+    procedure(errgroup_range_fn) :: body
+    type(c_ptr), intent(in) :: arg
+    for_il = c_for(c_loc(g), int(begin, c_int64_t), end, c_funloc(body), arg)
+  end function for_il
+
+  integer(c_int) function for_ii(g, begin, end, body, arg)
+    type(errgroup_t), target, intent(inout) :: g
+    integer, intent(in) :: begin, end
+    procedure(errgroup_range_fn) :: body
+    type(c_ptr), intent(in) :: arg
+    for_ii = c_for(c_loc(g), int(begin, c_int64_t), int(end, c_int64_t), c_funloc(body), arg)
+  end function for_ii
 
   ! errgroup_fail_str with the message NUL-terminated on the stack.
   integer(c_int) function fail_p(g, code, index, message)

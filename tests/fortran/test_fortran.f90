@@ -100,6 +100,16 @@ program test_fortran
   call check(code == 9 .and. index == 500 .and. message == 'range failed', 'for error record')
   call check(all(visited(0:500) == 1), 'iterations below the failure ran')
   call check(errgroup_destroy(g) == 0, 'destroy for')
+  ! Default-integer and mixed bounds, as in `errgroup_for(g, 1_c_int64_t, n + 1, ...)`.
+  visited = 0
+  i = 400
+  call check(errgroup_init(g) == 0, 'init for mixed')
+  call check(errgroup_for(g, 1_c_int64_t, i + 1, range_body, c_null_ptr) == 0, 'for, mixed bounds')
+  call check(all(visited(1:400) == 1) .and. visited(0) == 0 .and. visited(401) == 0, 'mixed bounds range')
+  call check(errgroup_for(g, 401, 451, range_body, c_null_ptr) == 0, 'for, default-integer bounds')
+  call check(all(visited(401:450) == 1) .and. visited(451) == 0, 'default-integer bounds range')
+  call check(errgroup_for(g, 10, 5, range_body, c_null_ptr) == ERRGROUP_EINVAL, 'for, begin > end')
+  call check(errgroup_destroy(g) == 0, 'destroy for mixed')
 
   ! The annotated parallel do: lowest-index mode makes the reported cell
   ! deterministic; every cell below it ran.
