@@ -186,9 +186,11 @@ inline void free_task(void *p) noexcept
         }
         if (++l.count < block_batch)
             return;
+        /* Relaxed: only a guess of the head; the CAS below checks it. */
         l.tail->next = returned_blocks.load(std::memory_order_relaxed);
         /* Release: the blocks' last uses (destroyed tasks) happen before the
          * thread that takes them reuses them. */
+        /* On failure the CAS reloads the head into tail->next (relaxed: a guess again). */
         while (!returned_blocks.compare_exchange_weak(l.tail->next, l.freed, std::memory_order_release,
                                                       std::memory_order_relaxed)) {
         }
