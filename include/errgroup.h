@@ -85,7 +85,8 @@ extern "C" {
     X(EAGAIN, -4004, "group concurrency limit reached")                        \
     X(EBUSY, -4005, "group has tasks in flight")                               \
     X(ENOMEM, -4006, "out of memory")                                          \
-    X(ECLOSED, -4007, "group already waited for")
+    X(ECLOSED, -4007, "group already waited for")                             \
+    X(EEXCEPTION, -4008, "task threw an exception")
 
 enum errgroup_errno {
 #define ERRGROUP__ENUM(name, value, text) ERRGROUP_##name = (value),
@@ -431,6 +432,19 @@ ERRGROUP_API int errgroup_fail(errgroup *g, int code, int64_t index,
                                const char *fmt, ...) ERRGROUP_PRINTF(4, 5);
 
 /*
+ * errgroup_fail_str - errgroup_fail with a plain message instead of a format,
+ * for callers that cannot call a variadic function (Fortran, other foreign
+ * front ends) or that already hold the text. The message is copied
+ * (truncated to ERRGROUP_MESSAGE_MAX - 1 bytes); NULL means none.
+ * Everything else, the return value and the errors included, is as
+ * errgroup_fail.
+ * Returns code, or ERRGROUP_EINVAL (NULL g, or code == 0: nothing is
+ * recorded).
+ * Thread safety: any thread, any time.
+ */
+ERRGROUP_API int errgroup_fail_str(errgroup *g, int code, int64_t index, const char *message);
+
+/*
  * errgroup_cancel - cancel the group without an error (Ctrl-C, a search that
  * found its answer). wait then returns ERRGROUP_ECANCELED unless an error came
  * first. Running bodies are not interrupted.
@@ -495,6 +509,16 @@ ERRGROUP_API int errgroup_get_counters(const errgroup *g, errgroup_counters *out
  * Thread safety: any thread.
  */
 ERRGROUP_API const char *errgroup_strerror(int code);
+
+/*
+ * errgroup_sizeof - sizeof(errgroup) in the built library, for front ends
+ * that reserve the group's storage without seeing this header (the Fortran
+ * module checks its opaque type against it in errgroup_init). The storage
+ * must also be aligned to 8 bytes.
+ * Returns the size in bytes; never fails.
+ * Thread safety: any thread.
+ */
+ERRGROUP_API size_t errgroup_sizeof(void);
 
 /* Runtime version: ERRGROUP_VERSION_NUMBER and _STRING of the built library. */
 ERRGROUP_API unsigned errgroup_version(void);
