@@ -142,6 +142,7 @@ int errgroup_destroy(errgroup *g)
                 (long long)busy);
         abort();
     }
+    errgroup__batch_destroy(g);
     free(g->slots_);
     g->slots_ = NULL;
     g->parent_ = NULL;
