@@ -377,6 +377,94 @@ static void test_error_log_ties_by_code(void **state)
     assert_int_equal(errgroup_destroy(&g), 0);
 }
 
+/* ---- progress ------------------------------------------------------------ */
+
+/* 100 tasks, items 5 and 102 of fails() among them: 2 failures. */
+static void run_100_tasks(errgroup *g)
+{
+    assert_int_equal(errgroup_init(g), 0);
+    assert_int_equal(errgroup_set_keep_going(g, 1), 0);
+    memset(ran, 0, sizeof ran);
+    int refused = 0;
+#pragma omp parallel
+#pragma omp single
+    {
+        for (int i = 0; i < 100; i++)
+            refused += errgroup_go(g, task_body, (void *)(intptr_t)(i < 99 ? i : 102)) != 0;
+        (void)errgroup_wait(g);
+    }
+    assert_int_equal(refused, 0);
+}
+
+static void test_progress_format_is_exact(void **state)
+{
+    (void)state;
+    errgroup g;
+    char buf[128];
+    run_100_tasks(&g);
+    assert_int_equal(errgroup_progress_format(&g, buf, sizeof buf, 200, 2.0),
+                     (int)strlen("100/200 done (50.0%), 2 failed, 50.0/s, ETA 2s"));
+    assert_string_equal(buf, "100/200 done (50.0%), 2 failed, 50.0/s, ETA 2s");
+    errgroup_progress_format(&g, buf, sizeof buf, 0, 4.0);
+    assert_string_equal(buf, "100/100 done (100.0%), 2 failed, 25.0/s");
+    errgroup_progress_format(&g, buf, sizeof buf, 400, 0);
+    assert_string_equal(buf, "100/400 done (25.0%), 2 failed");
+    /* Truncated like snprintf: the full length is returned. */
+    assert_int_equal(errgroup_progress_format(&g, buf, 8, 400, 0),
+                     (int)strlen("100/400 done (25.0%), 2 failed"));
+    assert_string_equal(buf, "100/400");
+    assert_int_equal(errgroup_progress_format(&g, NULL, 0, 400, 0),
+                     (int)strlen("100/400 done (25.0%), 2 failed"));
+    assert_int_equal(errgroup_progress_format(&g, NULL, 4, 0, 0), ERRGROUP_EINVAL);
+    assert_int_equal(errgroup_progress_format(NULL, buf, 4, 0, 0), ERRGROUP_EINVAL);
+    assert_int_equal(errgroup_destroy(&g), 0);
+
+    errgroup fresh;
+    assert_int_equal(errgroup_init(&fresh), 0);
+    errgroup_progress_format(&fresh, buf, sizeof buf, 0, 1.0);
+    assert_string_equal(buf, "0/0 done, 0 failed");
+    assert_int_equal(errgroup_destroy(&fresh), 0);
+}
+
+/* Into a file: plain lines only, never a carriage return; the last line is
+ * the final count. How many lines come before it depends on timing, so the
+ * test does not look at them beyond their form. */
+static void test_progress_monitor_writes_plain_lines_to_a_file(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    errgroup g;
+    errgroup_progress p;
+    assert_int_equal(errgroup_progress_start(NULL, &g, f, 0, 0), ERRGROUP_EINVAL);
+    assert_int_equal(errgroup_progress_stop(NULL), ERRGROUP_EINVAL);
+    assert_int_equal(errgroup_init(&g), 0);
+    assert_int_equal(errgroup_progress_start(&p, &g, f, 100, 0.01), 0);
+    assert_int_equal(errgroup_set_keep_going(&g, 1), 0);
+    int refused = 0;
+#pragma omp parallel
+#pragma omp single
+    {
+        for (int i = 0; i < 100; i++)
+            refused += errgroup_go(&g, task_body, (void *)(intptr_t)(i < 99 ? i : 102)) != 0;
+        (void)errgroup_wait(&g);
+    }
+    assert_int_equal(refused, 0);
+    assert_int_equal(errgroup_progress_stop(&p), 0);
+    assert_int_equal(errgroup_progress_stop(&p), ERRGROUP_EINVAL);
+    assert_int_equal(errgroup_destroy(&g), 0);
+    rewind(f);
+    char line[256], last[256] = "";
+    while (fgets(line, sizeof line, f) != NULL) {
+        assert_null(strchr(line, '\r'));
+        assert_non_null(strchr(line, '\n'));
+        assert_non_null(strstr(line, "/100 done"));
+        strcpy(last, line);
+    }
+    fclose(f);
+    assert_true(strncmp(last, "100/100 done (100.0%), 2 failed", 31) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +476,8 @@ int main(void)
         cmocka_unit_test(test_error_log_stress_lowest),
         cmocka_unit_test(test_error_log_first_error_mode),
         cmocka_unit_test(test_error_log_ties_by_code),
+        cmocka_unit_test(test_progress_format_is_exact),
+        cmocka_unit_test(test_progress_monitor_writes_plain_lines_to_a_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
