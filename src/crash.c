@@ -296,6 +296,14 @@ static int eg_crashed(errgroup *g, struct eg_frame *f, const struct eg_guard *gd
     errgroup__frame_top = f; /* the handler jumped from the innermost frame, which is f */
     f->failed = 1;
     int sig = gd->sig;
+    /* SA_NODEFER should have left the signal unblocked, but an interposed
+     * handler (ThreadSanitizer's) may block it around ours: unblock it here,
+     * on the crash path only, or the next crash of this thread would kill
+     * the process. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     char msg[ERRGROUP_MESSAGE_MAX];
     snprintf(msg, sizeof msg, "signal %d (%s) at address 0x%llx", sig, eg_sig_name(sig),
              (unsigned long long)(uintptr_t)gd->addr);
