@@ -629,7 +629,9 @@ typedef struct errgroup_progress {
  * files and pipes only).
  * Returns 0, ERRGROUP_EINVAL (NULL p, g or out, g not initialised),
  * ERRGROUP_ENOMEM (no thread could be created).
- * Thread safety: the caller owns p; g may be in use.
+ * Thread safety: the caller owns p, which must stay in place (not be moved or
+ * freed) until errgroup_progress_stop; g may be in use, and must outlive the
+ * monitor.
  *
  * Example:
  *     errgroup_progress p;

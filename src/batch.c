@@ -116,9 +116,18 @@ int errgroup_set_error_log(errgroup *g, int capacity)
     return 0;
 }
 
-static int eg_cmp_desc(const void *a, const void *b)
+/* In place, without allocating (qsort may malloc, and this runs under the
+ * group's spinlock): heapsort to ascending order, then reverse. */
+static void eg_sort_desc(errgroup_error *h, int n)
 {
-    return eg_cmp_key(b, a);
+    for (int i = n / 2 - 1; i >= 0; i--)
+        eg_sift_down(h, n, i);
+    for (int end = n - 1; end > 0; end--) {
+        eg_swap(&h[0], &h[end]);
+        eg_sift_down(h, end, 0);
+    }
+    for (int i = 0, j = n - 1; i < j; i++, j--)
+        eg_swap(&h[i], &h[j]);
 }
 
 int errgroup_get_errors(const errgroup *g, errgroup_error *out, int n)
@@ -130,8 +139,7 @@ int errgroup_get_errors(const errgroup *g, errgroup_error *out, int n)
     errgroup__lock(mg);
     int len = g->log_len_;
     /* Descending in place (still a max-heap, see above), copied backwards. */
-    if (len > 1)
-        qsort(g->log_, (size_t)len, sizeof *g->log_, eg_cmp_desc);
+    eg_sort_desc(g->log_, len);
     int k = n < len ? n : len;
     for (int i = 0; i < k; i++)
         out[i] = g->log_[len - 1 - i];
