@@ -47,8 +47,10 @@ static int eg_refs;
 #define EG_ALTSTACK_SIZE (64 * 1024)
 
 /* Set once per thread: this thread has an alternate signal stack (its own
- * one, or ours, which lives as long as the thread and is never freed). */
-static _Thread_local int eg_altstack_ready;
+ * one, or ours, which lives as long as the thread and is never freed).
+ * Initial-exec, like the frame stack: read once per guarded body, so it
+ * must not cost a __tls_get_addr call in the shared library. */
+static _Thread_local int eg_altstack_ready __attribute__((tls_model("initial-exec")));
 
 static int eg_altstack(void)
 {
