@@ -124,7 +124,7 @@ static int run(const char *dir, struct dirent **names, int n, int keep_going)
 #pragma omp single
     rc = submit_all(&g, dir, names, n, stats);
     if (monitored)
-        errgroup_progress_stop(&progress);
+        (void)errgroup_progress_stop(&progress); /* only fails if never started */
     errgroup_error e;
     int nbad = keep_going ? errgroup_get_errors(&g, bad_files, n) : 0;
     for (int i = 0; i < nbad; i++)
@@ -152,7 +152,7 @@ static int run(const char *dir, struct dirent **names, int n, int keep_going)
     return rc == 0 ? 0 : 1;
 }
 
-/* The demo data set: DEMO_FILES files of DEMO_LINES values, maybe one bad line. */
+/* The demo data set: DEMO_FILES files of DEMO_LINES values, maybe the two bad lines. */
 static int generate(const char *dir, int with_bad_line)
 {
     unsigned long long seed = 42;

@@ -425,7 +425,8 @@ ERRGROUP_API int errgroup_for(errgroup *g, int64_t begin, int64_t end,
  * lowest so far); it is stored before the group is marked cancelled, so an
  * error caused by the cancellation itself can never win. Whether it wins or
  * not, by the time it returns the group is marked cancelled (in lowest-index
- * mode: everything above the lowest failure counts as skipped), so the
+ * mode: everything above the lowest failure counts as skipped; with
+ * errgroup_set_keep_going: nothing is cancelled or skipped), so the
  * caller's next errgroup_canceled() or ERRGROUP_LOOP_CHECK sees it. Call it
  * from the body that fails (on the body's own thread), and return its result.
  * Returns code (so `return errgroup_fail(...)` works), or ERRGROUP_EINVAL

@@ -26,6 +26,21 @@
 
 extern char **environ;
 
+/* Under ThreadSanitizer a stack overflow is not tested: TSan's own handler
+ * wrapper runs first and, with clang 14's runtime, fails an internal check
+ * or dies on the overflowed thread before ours can run. The library's
+ * handler is the same code in every build; the other builds test it. */
+#if defined(__SANITIZE_THREAD__)
+#  define UNDER_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define UNDER_TSAN 1
+#  endif
+#endif
+#ifndef UNDER_TSAN
+#  define UNDER_TSAN 0
+#endif
+
 struct outcome {
     int exited, code, signaled, sig;
     char out[16384];
@@ -67,9 +82,9 @@ static const struct {
     {"bus", "SIGBUS", SIGBUS},
     {"fpe", "SIGFPE", SIGFPE},
     {"ill", "SIGILL", SIGILL},
-    {"overflow", "SIGSEGV", SIGSEGV},
+    {"overflow", "SIGSEGV", SIGSEGV}, /* must stay last: see NCASES */
 };
-#define NCASES (sizeof cases / sizeof cases[0])
+#define NCASES (sizeof cases / sizeof cases[0] - UNDER_TSAN)
 
 static void expect_contains(const struct outcome *o, const char *what, const char *want)
 {
