@@ -4,7 +4,7 @@
  * Bodies only record (per-index arrays, atomics); every assertion runs on the
  * test thread afterwards.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* posix_openpt, grantpt, unlockpt, ptsname */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "errgroup.h"
 #include "test_util.h"
@@ -473,6 +476,70 @@ static void test_progress_monitor_writes_plain_lines_to_a_file(void **state)
     assert_true(strncmp(last, "100/100 done (100.0%), 2 failed", 31) == 0);
 }
 
+static int slow_task(errgroup *g, void *arg)
+{
+    (void)g;
+    (void)arg;
+    const struct timespec ms = {0, 1000 * 1000};
+    nanosleep(&ms, NULL);
+    return 0;
+}
+
+/* On a terminal: only redraws (carriage return, line, erase to end of line),
+ * and a single newline, at the end. The number of redraws depends on timing
+ * (zero is allowed), so only their form is checked. */
+static void test_progress_monitor_redraws_one_line_on_a_terminal(void **state)
+{
+    (void)state;
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    assert_true(master >= 0);
+    assert_int_equal(grantpt(master), 0);
+    assert_int_equal(unlockpt(master), 0);
+    int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+    assert_true(slave >= 0);
+    struct termios tio;
+    assert_int_equal(tcgetattr(slave, &tio), 0);
+    tio.c_oflag &= ~(tcflag_t)OPOST; /* bytes as written: no \n -> \r\n */
+    assert_int_equal(tcsetattr(slave, TCSANOW, &tio), 0);
+    FILE *tty = fdopen(slave, "w");
+    assert_non_null(tty);
+    errgroup g;
+    errgroup_progress p;
+    assert_int_equal(errgroup_init(&g), 0);
+    assert_int_equal(errgroup_progress_start(&p, &g, tty, 400, 0), 0);
+    int refused = 0;
+#pragma omp parallel
+#pragma omp single
+    {
+        for (int i = 0; i < 400; i++)
+            refused += errgroup_go(&g, slow_task, NULL) != 0;
+        (void)errgroup_wait(&g);
+    }
+    assert_int_equal(refused, 0);
+    assert_int_equal(errgroup_progress_stop(&p), 0);
+    assert_int_equal(errgroup_destroy(&g), 0);
+    fclose(tty);
+    static char out[65536];
+    size_t len = 0;
+    ssize_t r;
+    /* The slave is closed: read what is buffered until EIO/EOF. */
+    while (len < sizeof out - 1 && (r = read(master, out + len, sizeof out - 1 - len)) > 0)
+        len += (size_t)r;
+    out[len] = '\0';
+    close(master);
+    const char *final = "\r400/400 done (100.0%), 0 failed, ";
+    const char *last = strstr(out, final);
+    assert_non_null(last);
+    assert_true(len >= 4 && strcmp(out + len - 4, "\033[K\n") == 0);
+    assert_ptr_equal(strchr(out, '\n'), out + len - 1); /* one newline, at the end */
+    for (const char *c = out; (c = strchr(c, '\r')) != NULL; c++) {
+        const char *end = strstr(c, "\033[K");
+        assert_non_null(end);
+        assert_non_null(strstr(c, " done ("));
+        assert_true(strchr(c + 1, '\r') == NULL || strchr(c + 1, '\r') > end);
+    }
+}
+
 int main(void)
 {
     /* The stress tests ask for 16 threads. Start them first: when LLVM's
@@ -494,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_error_log_ties_by_code),
         cmocka_unit_test(test_progress_format_is_exact),
         cmocka_unit_test(test_progress_monitor_writes_plain_lines_to_a_file),
+        cmocka_unit_test(test_progress_monitor_redraws_one_line_on_a_terminal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
