@@ -3,7 +3,8 @@
  *
  * A group collects OpenMP tasks (errgroup_go) or loop chunks (errgroup_for,
  * ERRGROUP_LOOP_CHECK). The first failure is recorded once, with its code,
- * index and message; from then on the group is cancelled: tasks and chunks
+ * index and message; from then on the group is cancelled (unless it keeps
+ * going: errgroup_set_keep_going): tasks and chunks
  * that have not started are skipped, running bodies may poll
  * errgroup_canceled(). errgroup_wait() waits for everything and returns the
  * first error. The mechanism is the group's own atomic flag, so behaviour does
@@ -32,6 +33,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -86,7 +88,8 @@ extern "C" {
     X(EBUSY, -4005, "group has tasks in flight")                               \
     X(ENOMEM, -4006, "out of memory")                                          \
     X(ECLOSED, -4007, "group already waited for")                             \
-    X(EEXCEPTION, -4008, "task threw an exception")
+    X(EEXCEPTION, -4008, "task threw an exception")                           \
+    X(ECRASHED, -4009, "task crashed")
 
 enum errgroup_errno {
 #define ERRGROUP__ENUM(name, value, text) ERRGROUP_##name = (value),
@@ -136,6 +139,13 @@ enum errgroup_mode {
     ERRGROUP_LOWEST_INDEX = 1  /* the failure with the lowest index wins */
 };
 
+/* Crash modes: see errgroup_set_crash_mode(). */
+enum errgroup_crash_mode {
+    ERRGROUP_CRASH_OFF = 0,     /* crashes are the program's business (default) */
+    ERRGROUP_CRASH_REPORT = 1,  /* name the crashing task on stderr, then die as usual */
+    ERRGROUP_CRASH_RECOVER = 2  /* abandon the body; the task fails with ERRGROUP_ECRASHED */
+};
+
 struct errgroup_pending_;
 struct errgroup_slot_;
 
@@ -155,6 +165,9 @@ struct errgroup {
     int64_t chunk_;                 /* errgroup_for chunk size, 0 = automatic */
     int64_t deadline_ns_;           /* monotonic clock; 0 = none */
     int64_t timeout_ns_;            /* as given to errgroup_set_timeout, for the message */
+    int keep_going_;                /* errors do not cancel (errgroup_set_keep_going) */
+    int crash_mode_;                /* enum errgroup_crash_mode */
+    int log_cap_;                   /* error log capacity, 0 = none */
     struct errgroup *parent_;
     struct errgroup *kids_;         /* first child; kids_, next_kid_, prev_kid_: src/tree.c */
     struct errgroup *next_kid_, *prev_kid_;
@@ -174,6 +187,8 @@ struct errgroup {
     struct errgroup_pending_ *head_, *tail_; /* tasks waiting for a slot (limit mode) */
     int64_t root_owed_;             /* queued tasks errgroup_wait must settle (limit mode) */
     errgroup_error err_;
+    errgroup_error *log_;           /* error log: log_cap_ entries (see src/batch.c) */
+    int log_len_;
 };
 
 /* Bits of poll_ that force ERRGROUP_LOOP_CHECK into errgroup_canceled_at(). */
@@ -421,7 +436,8 @@ ERRGROUP_API int errgroup_for(errgroup *g, int64_t begin, int64_t end,
  * lowest so far); it is stored before the group is marked cancelled, so an
  * error caused by the cancellation itself can never win. Whether it wins or
  * not, by the time it returns the group is marked cancelled (in lowest-index
- * mode: everything above the lowest failure counts as skipped), so the
+ * mode: everything above the lowest failure counts as skipped; with
+ * errgroup_set_keep_going: nothing is cancelled or skipped), so the
  * caller's next errgroup_canceled() or ERRGROUP_LOOP_CHECK sees it. Call it
  * from the body that fails (on the body's own thread), and return its result.
  * Returns code (so `return errgroup_fail(...)` works), or ERRGROUP_EINVAL
@@ -523,6 +539,156 @@ ERRGROUP_API size_t errgroup_sizeof(void);
 /* Runtime version: ERRGROUP_VERSION_NUMBER and _STRING of the built library. */
 ERRGROUP_API unsigned errgroup_version(void);
 ERRGROUP_API const char *errgroup_version_string(void);
+
+/* ---- Batch jobs: keep going, error log, crashes, progress -------------- */
+
+/*
+ * errgroup_set_keep_going - with on != 0, an error is recorded (first-error
+ * or lowest-index selection as set with errgroup_set_mode) but does not
+ * cancel the group: every accepted task and every loop chunk runs, go keeps
+ * accepting, errgroup_canceled() stays 0 and ERRGROUP_LOOP_CHECK skips
+ * nothing because of an error; wait returns the selected error.
+ * errgroup_cancel, the timeout and a cancelled parent still cancel. A child
+ * of a keep-going group is not cancelled by the parent's errors (they do not
+ * cancel the parent). Default off.
+ * Returns 0, ERRGROUP_EINVAL (NULL or not initialised), ERRGROUP_EBUSY
+ * (tasks in flight), ERRGROUP_ECLOSED (after wait).
+ * Thread safety: configuration: call before the first go, from the owner.
+ */
+ERRGROUP_API int errgroup_set_keep_going(errgroup *g, int on);
+
+/*
+ * errgroup_set_error_log - keep up to `capacity` errors with code, index and
+ * message (0, the default: only the selected error, see errgroup_first_error).
+ * In first-error mode the log keeps the first `capacity` errors recorded; in
+ * lowest-index mode the `capacity` lowest (index, code) pairs. Every error a
+ * body reports (errgroup_fail, or a nonzero return) is offered to the log,
+ * including those that lose the first-error race and those recorded after
+ * the group was cancelled; counters.failed still counts every failing body.
+ * The log is one array allocated here (capacity * sizeof(errgroup_error));
+ * recording never allocates and costs O(log capacity) under the group's lock.
+ * Setting it again replaces the log (its contents are dropped); 0 frees it.
+ * It is freed by errgroup_destroy.
+ * Returns 0, ERRGROUP_EINVAL (NULL, not initialised, capacity < 0),
+ * ERRGROUP_ENOMEM (the array), ERRGROUP_EBUSY (tasks in flight),
+ * ERRGROUP_ECLOSED (after wait).
+ * Thread safety: configuration: call before the first go, from the owner.
+ */
+ERRGROUP_API int errgroup_set_error_log(errgroup *g, int capacity);
+
+/*
+ * errgroup_get_errors - copy up to n logged errors into out, sorted by index
+ * (ties: by code), lowest first. The report is the same for every thread
+ * count and schedule whenever the set of failures is (in first-error mode
+ * with more failures than the capacity, which ones were kept is not).
+ * Returns the number copied (0..n), or ERRGROUP_EINVAL (NULL g, NULL out with
+ * n > 0, n < 0, g not initialised).
+ * Thread safety: any thread, any time (not from a signal handler); while
+ * tasks run it returns what was logged so far.
+ */
+ERRGROUP_API int errgroup_get_errors(const errgroup *g, errgroup_error *out, int n);
+
+/*
+ * errgroup_set_crash_mode - what happens when a body of this group crashes
+ * with SIGSEGV, SIGBUS, SIGFPE or SIGILL raised synchronously by its own
+ * code (signals sent with kill or raise are not crashes).
+ * ERRGROUP_CRASH_OFF (default): nothing; the program's handlers apply.
+ * ERRGROUP_CRASH_REPORT: one report is written to stderr (write(2) only)
+ * naming the task ordinal or loop chunk [lo, hi), the signal and the faulting
+ * address, followed by a backtrace; then the default action proceeds (the
+ * process dies by that signal, dumping core where enabled).
+ * ERRGROUP_CRASH_RECOVER: the body is abandoned by siglongjmp, the task or
+ * chunk ends with ERRGROUP_ECRASHED (index: the ordinal or the chunk's first
+ * index; message "signal 11 (SIGSEGV) at address 0x..."), the group treats it
+ * as any error, and the process goes on. What it cannot promise: the
+ * abandoned body's locks stay locked and its memory stays allocated; a crash
+ * inside malloc, stdio or another library leaves that library's state
+ * corrupt (a later call may deadlock or crash); a crash inside an OpenMP
+ * construct the body opened itself (its own parallel region or raw omp task)
+ * is undefined: on the thread of an enclosing body of the group the jump
+ * crosses the runtime's frames, which leaves the runtime inconsistent (expect
+ * a hang); on a thread with no body of a crash-mode group the program's own
+ * handler runs. Use it for crashes in the body's own compute code.
+ * Only the innermost group body on a thread counts: a crash in the body of a
+ * child group without a crash mode is not caught by its parent's mode. The
+ * errgroup_run body and the release function are not covered.
+ * The handlers (on a per-thread alternate signal stack of 64 KiB, made once
+ * per thread that runs such a body unless it has one, so that a stack
+ * overflow can be reported too) are installed when the first group sets a
+ * mode and the previous ones are restored when no group has a mode any more
+ * (errgroup_destroy or a set to OFF); a crash-like signal outside any such
+ * body is passed to the handler that was installed before. Install your own
+ * handlers for these signals before setting a mode, not while one is set.
+ * Cost per body: OFF one load; REPORT a few ns; RECOVER also a sigsetjmp
+ * without the signal mask (no system call). Measured in bench/bench_crash.c.
+ * Returns 0, ERRGROUP_EINVAL (NULL, not initialised, unknown mode),
+ * ERRGROUP_ENOMEM (the alternate stack), ERRGROUP_EBUSY (tasks in flight),
+ * ERRGROUP_ECLOSED (after wait).
+ * Thread safety: configuration: call before the first go, from the owner.
+ */
+ERRGROUP_API int errgroup_set_crash_mode(errgroup *g, int mode);
+
+/*
+ * errgroup_progress_format - one progress line for g into buf (at most n
+ * bytes, NUL-terminated, truncated if needed), e.g.
+ *     "7500/10000 done (75.0%), 3 failed, 1250.0/s, ETA 2s"
+ * done = finished + skipped; total <= 0 means "what was submitted so far";
+ * elapsed_s is the time since the work started (the rate and the ETA are
+ * left out when it is <= 0 or nothing is done yet). Reads the counters only:
+ * costs the task path nothing.
+ * Returns the length of the full line (as snprintf), ERRGROUP_EINVAL (NULL g,
+ * NULL buf with n > 0, g not initialised).
+ * Thread safety: any thread, any time.
+ */
+ERRGROUP_API int errgroup_progress_format(const errgroup *g, char *buf, size_t n,
+                                          int64_t total, double elapsed_s);
+
+/*
+ * A progress monitor: a thread of the library that prints
+ * errgroup_progress_format lines for one group while it runs. On a terminal
+ * it redraws one line (carriage return) about 5 times a second; into a file
+ * or pipe it writes a plain line every interval_s seconds (default 5). Fields
+ * are private.
+ */
+typedef struct errgroup_progress {
+    const errgroup *g_;
+    FILE *out_;
+    int64_t total_;
+    int64_t start_ns_;
+    double interval_s_;
+    int tty_;
+    int stop_;
+    uint64_t thread_[2]; /* pthread_t */
+} errgroup_progress;
+
+/*
+ * errgroup_progress_start - start printing progress of g to out (usually
+ * stderr) until errgroup_progress_stop. total as for
+ * errgroup_progress_format; interval_s <= 0 means 5 seconds (used for
+ * files and pipes only).
+ * Returns 0, ERRGROUP_EINVAL (NULL p, g or out, g not initialised),
+ * ERRGROUP_ENOMEM (no thread could be created).
+ * Thread safety: the caller owns p, which must stay in place (not be moved or
+ * freed) until errgroup_progress_stop; g may be in use, and must outlive the
+ * monitor.
+ *
+ * Example:
+ *     errgroup_progress p;
+ *     errgroup_progress_start(&p, &g, stderr, nfiles, 0);
+ *     rc = errgroup_for(&g, 0, nfiles, parse, files);
+ *     errgroup_progress_stop(&p);
+ */
+ERRGROUP_API int errgroup_progress_start(errgroup_progress *p, const errgroup *g, FILE *out,
+                                         int64_t total, double interval_s);
+
+/*
+ * errgroup_progress_stop - print the final line (ending it with a newline)
+ * and stop the monitor thread; returns after it has exited (within about
+ * 50 ms). Call it before errgroup_destroy.
+ * Returns 0, ERRGROUP_EINVAL (NULL p or not started).
+ * Thread safety: the caller of errgroup_progress_start.
+ */
+ERRGROUP_API int errgroup_progress_stop(errgroup_progress *p);
 
 /* ---- Annotating an existing `omp for` loop ----------------------------- */
 

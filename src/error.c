@@ -95,7 +95,10 @@ static void eg_raise(errgroup *g)
     unsigned cause = __atomic_load_n(&g->cause_, __ATOMIC_ACQUIRE);
     if (cause == EG_CAUSE_NONE || cause == EG_CAUSE_FROZEN)
         return;
+    /* Keep-going: an error raises nothing, so nothing is skipped (not even
+     * above the lowest failure) and the task path stays one load. */
     unsigned bits = cause != EG_CAUSE_ERROR                ? ERRGROUP__POLL_STOP
+                    : g->keep_going_                    ? 0u
                     : g->mode_ == ERRGROUP_LOWEST_INDEX ? ERRGROUP__POLL_ERRORED
                                                         : ERRGROUP__POLL_STOP | ERRGROUP__POLL_ERRORED;
     /* Relaxed pre-check: skips the locked instruction once the bits are up.
@@ -134,9 +137,18 @@ static int eg_lost(errgroup *g, int64_t index)
 
 void errgroup__record(errgroup *g, int code, int64_t index, const char *msg)
 {
-    if (eg_lost(g, index))
+    int lost = eg_lost(g, index);
+    /* The error log sees every error, the losers too; without a log the
+     * filter spares losers the lock. */
+    if (lost && g->log_cap_ == 0)
         return;
     errgroup__lock(g);
+    if (g->log_cap_ > 0 && !(__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & EG_POLL_CLOSED))
+        errgroup__log_add(g, code, index, msg);
+    if (lost) {
+        errgroup__unlock(g);
+        return; /* eg_lost raised the winner's bits */
+    }
     unsigned cause = __atomic_load_n(&g->cause_, __ATOMIC_RELAXED);
     /* Under the lock, a replacement in lowest-index mode cannot slip in
      * after wait closed the group: wait reads the record under the lock
@@ -178,7 +190,9 @@ int errgroup_fail(errgroup *g, int code, int64_t index, const char *fmt, ...)
     struct eg_frame *f = errgroup__frame_top;
     if (f != NULL && f->g == g)
         f->failed = 1; /* the body reported; its wrapper must not add a fallback */
-    if (eg_lost(g, index)) /* before formatting: losers are common in a failing loop */
+    /* Before formatting: losers are common in a failing loop (unless the
+     * error log wants their message). */
+    if (g->log_cap_ == 0 && eg_lost(g, index))
         return code;
     char msg[ERRGROUP_MESSAGE_MAX];
     msg[0] = '\0';

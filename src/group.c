@@ -144,6 +144,7 @@ int errgroup_destroy(errgroup *g)
                 (long long)busy);
         abort();
     }
+    errgroup__batch_destroy(g);
     if (g->parent_ != NULL || __atomic_load_n(&g->kids_, __ATOMIC_RELAXED) != NULL)
         errgroup__tree_unlink(g); /* children left become roots */
     free(g->slots_);

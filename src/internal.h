@@ -30,6 +30,7 @@
 #include "errgroup.h"
 
 #include <omp.h>
+#include <setjmp.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -102,8 +103,23 @@ static inline void eg_count(struct errgroup_slot_ *s, uint64_t *counter, uint64_
  * thread at scheduling points nest like calls: a stack per thread is exact.
  * This is attribution only; the error itself lives in the group.
  */
+/*
+ * A body run under a crash mode (see crash.c): what the signal handler needs
+ * to name it, and for RECOVER where to jump back to. On the wrapper's stack;
+ * frame->guard points to it while the body runs.
+ */
+struct eg_guard {
+    int64_t lo, hi;          /* task: ordinal, ordinal + 1; chunk: [lo, hi) */
+    int is_task;
+    int mode;                /* ERRGROUP_CRASH_REPORT or _RECOVER */
+    volatile int sig;        /* set by the handler before it jumps */
+    void *volatile addr;
+    sigjmp_buf jump;         /* RECOVER only */
+};
+
 struct eg_frame {
     errgroup *g;
+    struct eg_guard *guard; /* crash mode: the body being run; else NULL */
     int failed;     /* the current body called errgroup_fail on g */
     int spawned;    /* go was called from this frame: the task must taskwait */
     int in_region;  /* pushed inside a parallel region (see eg_in_region) */
@@ -125,6 +141,7 @@ static inline void eg_frame_push(struct eg_frame *f, errgroup *g, int in_region,
                                  int64_t *owed, int covered)
 {
     f->g = g;
+    f->guard = NULL;
     f->failed = 0;
     f->spawned = 0;
     f->in_region = in_region;
@@ -196,6 +213,27 @@ static inline void errgroup__unlock(errgroup *g)
 
 /* Record an error (already formatted). See the protocol above. */
 ERRGROUP__HIDDEN void errgroup__record(errgroup *g, int code, int64_t index, const char *msg);
+
+/* errgroup_set_mode's rule for setters: EINVAL, ECLOSED, EBUSY (in flight). */
+ERRGROUP__HIDDEN int errgroup__check_config(const errgroup *g);
+
+/* Called by errgroup_destroy: frees the error log, releases the crash
+ * handlers (see batch.c, crash.c). */
+ERRGROUP__HIDDEN void errgroup__batch_destroy(errgroup *g);
+
+/* Run a task body / loop chunk under g's crash mode (g->crash_mode_ != 0).
+ * Returns the body's code, or ERRGROUP_ECRASHED (already recorded, with
+ * frame->failed set) when RECOVER abandoned it. See crash.c. */
+ERRGROUP__HIDDEN int errgroup__crash_task(errgroup *g, struct eg_frame *f, errgroup_fn *fn,
+                                          void *arg, int64_t ordinal);
+ERRGROUP__HIDDEN int errgroup__crash_chunk(errgroup *g, struct eg_frame *f,
+                                           errgroup_range_fn *body, int64_t lo, int64_t hi,
+                                           void *arg);
+/* At destroy: give back g's hold on the crash handlers, if any. */
+ERRGROUP__HIDDEN void errgroup__crash_release(errgroup *g);
+
+/* Offer an error to the error log (log_cap_ > 0). Caller holds lock_. */
+ERRGROUP__HIDDEN void errgroup__log_add(errgroup *g, int code, int64_t index, const char *msg);
 
 /* 0 = run item `index`; 1 = skip it (lower index failed); 2 = group cancelled. */
 ERRGROUP__HIDDEN int errgroup__canceled_at_slow(errgroup *g, int64_t index);

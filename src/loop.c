@@ -57,7 +57,10 @@ static void eg_loop_worker(struct eg_loop *L, int in_region)
             break;
         eg_count(s, &s->started, len);
         frame.failed = 0;
-        int rc = L->body(g, lo, eg_signed(L->begin + first + len), L->arg);
+        int64_t hi = eg_signed(L->begin + first + len);
+        int rc = EG_UNLIKELY(g->crash_mode_ != 0)
+                     ? errgroup__crash_chunk(g, &frame, L->body, lo, hi, L->arg)
+                     : L->body(g, lo, hi, L->arg);
         eg_count(s, &s->finished, len);
         done += len;
         if (rc != 0) {
