@@ -461,6 +461,17 @@ ERRGROUP_API int errgroup_fail(errgroup *g, int code, int64_t index,
 ERRGROUP_API int errgroup_fail_str(errgroup *g, int code, int64_t index, const char *message);
 
 /*
+ * errgroup_current_index - the index the group gives the body of g that the
+ * calling thread is running: the task's ordinal for a go/try_go task, the
+ * chunk's first index in an errgroup_for body, ERRGROUP_NO_INDEX in a run
+ * body, or when the thread is not inside a body of g (g NULL included). This
+ * is the index a nonzero return is recorded with, so a body (or a front end
+ * catching an exception in it) can fail with its own index and a message.
+ * Thread safety: any thread; it reads only the calling thread's own state.
+ */
+ERRGROUP_API int64_t errgroup_current_index(const errgroup *g);
+
+/*
  * errgroup_cancel - cancel the group without an error (Ctrl-C, a search that
  * found its answer). wait then returns ERRGROUP_ECANCELED unless an error came
  * first. Running bodies are not interrupted.

@@ -25,10 +25,9 @@
  * that is refused (nonzero return) destroys it before returning. Loops and run
  * call the callable in place (they return only after every call finished).
  *
- * Ordinals: the index of a task recorded by an exception is its ordinal
- * among this object's accepted go / try_go calls. With one submitting thread
- * it is exactly the C library's task ordinal (0, 1, 2, ... in go order); with
- * several it is unique, but not in go order.
+ * Indices: an exception is recorded at errgroup_current_index(), the index
+ * the C library gives the body: the task ordinal (0, 1, 2, ... in go order),
+ * the loop iteration, or the chunk start.
  */
 #ifndef ERRGROUP_HPP
 #define ERRGROUP_HPP
@@ -201,27 +200,10 @@ inline void free_task(void *p) noexcept
     }
 }
 
-/*
- * Ordinals. An atomic increment per go cost about 6 ns (gcc, one thread: a
- * fifth of a C errgroup_go), so a thread takes ordinals from its group in
- * blocks of ordinal_batch and hands them out one by one. With one submitting
- * thread that is exactly 0, 1, 2, ... in go order, as the C library numbers
- * tasks; with several, ordinals stay unique but blocks interleave. Groups are
- * told apart by an id, never by address (a new group may reuse an address).
- */
-constexpr std::int64_t ordinal_batch = 256;
-inline std::atomic<std::uint64_t> next_group_id{1};
-struct ordinal_range {
-    std::uint64_t group;
-    std::int64_t next, end;
-};
-inline thread_local ordinal_range local_ordinals{0, 0, 0};
-
-/* The task-owned part of a go: the callable and the task's ordinal. */
+/* The task-owned part of a go: how to destroy the callable, and its group. */
 struct task_base {
     void (*destroy)(task_base *) noexcept;
     group *owner;
-    std::int64_t ordinal;
 };
 
 } // namespace detail
@@ -236,8 +218,6 @@ public:
     /* Initialises the group. Throws std::bad_alloc on ERRGROUP_ENOMEM. */
     group()
     {
-        /* Relaxed: the id needs uniqueness only. */
-        id_ = detail::next_group_id.fetch_add(1, std::memory_order_relaxed);
         int rc = errgroup_init(&g_);
         if (rc == ERRGROUP_ENOMEM)
             throw std::bad_alloc();
@@ -387,7 +367,7 @@ private:
     struct task : detail::task_base {
         F fn;
         template <class G>
-        task(group *o, G &&f) : detail::task_base{&destroy_task, o, 0}, fn(std::forward<G>(f))
+        task(group *o, G &&f) : detail::task_base{&destroy_task, o}, fn(std::forward<G>(f))
         {
         }
         static void destroy_task(detail::task_base *t) noexcept
@@ -406,7 +386,7 @@ private:
                 else
                     return detail::invoke_code(t->fn);
             } catch (...) {
-                return g.caught(t->ordinal);
+                return g.caught(errgroup_current_index(&g.g_));
             }
         }
     };
@@ -444,27 +424,9 @@ private:
             detail::free_task<T>(mem);
             throw;
         }
-        detail::ordinal_range &r = detail::local_ordinals;
-        if (r.group != id_ || r.next == r.end) {
-            /* Relaxed: blocks need uniqueness only; the task reads its
-             * ordinal after errgroup_go's task creation, which orders this
-             * thread's stores before the body. */
-            r.group = id_;
-            r.next = next_.fetch_add(detail::ordinal_batch, std::memory_order_relaxed);
-            r.end = r.next + detail::ordinal_batch;
-        }
-        /* Taken before the go: outside a parallel region go runs the body at
-         * once, and a go in that body must get the next ordinal. */
-        std::int64_t ordinal = r.next++;
-        t->ordinal = ordinal;
         int rc = try_only ? errgroup_try_go(&g_, &T::run, t) : errgroup_go(&g_, &T::run, t);
-        if (rc != 0) {
-            /* Refused: the C library did not take arg and numbered nothing;
-             * give the ordinal back unless this thread has taken more since. */
-            if (r.group == id_ && r.next == ordinal + 1)
-                r.next = ordinal;
-            T::destroy_task(t);
-        }
+        if (rc != 0)
+            T::destroy_task(t); /* refused: the C library did not take arg */
         return rc;
     }
 
@@ -539,8 +501,6 @@ private:
 
     ::errgroup g_;
     bool waited_ = false;
-    std::uint64_t id_;                     /* see detail::ordinal_range */
-    std::atomic<std::int64_t> next_{0};    /* the next block of ordinals */
     /* Exceptions that were the group's first error when they were recorded
      * (lowest-index mode may replace the winner, hence a list). Error path
      * only; guarded by mu_. */

@@ -30,6 +30,16 @@ int errgroup_fail_str(errgroup *g, int code, int64_t index, const char *message)
     return errgroup_fail(g, code, index, "%s", message);
 }
 
+int64_t errgroup_current_index(const errgroup *g)
+{
+    /* The innermost body of g on this thread: bodies of other groups may
+     * run nested inside it (a child group's tasks). */
+    for (const struct eg_frame *f = errgroup__frame_top; f != NULL; f = f->prev)
+        if (f->g == g)
+            return f->index;
+    return ERRGROUP_NO_INDEX;
+}
+
 size_t errgroup_sizeof(void)
 {
     return sizeof(errgroup);

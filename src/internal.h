@@ -129,6 +129,8 @@ struct eg_frame {
     int holds_slot; /* limit mode: this thread holds a slot of g while the frame
                      * is on its stack (see eg_thread_holds_slot in task.c) */
     int64_t *owed;  /* the scope that waits for tasks queued from this frame */
+    int64_t index;  /* the running body's index: ordinal, chunk start or
+                     * ERRGROUP_NO_INDEX (errgroup_current_index) */
     struct eg_frame *prev;
 };
 
@@ -148,6 +150,7 @@ static inline void eg_frame_push(struct eg_frame *f, errgroup *g, int in_region,
     f->covered = covered;
     f->holds_slot = 0;
     f->owed = owed;
+    f->index = ERRGROUP_NO_INDEX;
     f->prev = errgroup__frame_top;
     errgroup__frame_top = f;
 }

@@ -57,6 +57,7 @@ static void eg_loop_worker(struct eg_loop *L, int in_region)
             break;
         eg_count(s, &s->started, len);
         frame.failed = 0;
+        frame.index = lo;
         int64_t hi = eg_signed(L->begin + first + len);
         int rc = EG_UNLIKELY(g->crash_mode_ != 0)
                      ? errgroup__crash_chunk(g, &frame, L->body, lo, hi, L->arg)

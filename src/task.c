@@ -40,6 +40,7 @@ EG_HOT int eg_run_one(errgroup *g, struct eg_frame *frame, errgroup_fn *fn, void
     if (ran) {
         eg_count(s, &s->started, 1);
         frame->failed = 0;
+        frame->index = ordinal;
         /* Crash mode off: one load of a read-mostly field per body. */
         int rc = EG_UNLIKELY(g->crash_mode_ != 0) ? errgroup__crash_task(g, frame, fn, arg, ordinal)
                                                   : fn(g, arg);

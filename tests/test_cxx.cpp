@@ -134,6 +134,41 @@ void test_go_ordinals_restart_per_group(void **)
     expect_error(g, ERRGROUP_EEXCEPTION, 3, "three");
 }
 
+void test_exception_index_is_the_c_ordinal_with_many_submitters(void **)
+{
+    /* Every task throws; each error must carry the C library's ordinal of
+     * its task, however the submitting threads interleave (an index of the
+     * front end's own numbering would not), and lowest-index mode reports 0. */
+    for (int round = 0; round < 20; round++) {
+        omp_errgroup::group g;
+        g.set_mode(ERRGROUP_LOWEST_INDEX);
+        /* Keep every error: each must carry its own task's index. */
+        assert_int_equal(errgroup_set_keep_going(g.native(), 1), 0);
+        assert_int_equal(errgroup_set_error_log(g.native(), 64), 0);
+        std::atomic<int> mismatches{0};
+#pragma omp parallel num_threads(4)
+        {
+#pragma omp for schedule(static, 1)
+            for (int i = 0; i < 64; i++)
+                g.go([&g, &mismatches] {
+                    std::int64_t k = errgroup_current_index(g.native());
+                    if (k < 0 || k >= 64)
+                        mismatches.fetch_add(1);
+                    throw std::runtime_error("task " + std::to_string(k));
+                });
+        }
+        assert_int_equal(g.wait(), ERRGROUP_EEXCEPTION);
+        assert_int_equal(mismatches.load(), 0);
+        expect_error(g, ERRGROUP_EEXCEPTION, 0, "task 0");
+        std::vector<errgroup_error> log(64);
+        assert_int_equal(errgroup_get_errors(g.native(), log.data(), 64), 64);
+        for (int k = 0; k < 64; k++) {
+            assert_int_equal(log[k].index, k);
+            assert_string_equal(log[k].message, ("task " + std::to_string(k)).c_str());
+        }
+    }
+}
+
 void test_go_int_return_uses_ordinal(void **)
 {
     omp_errgroup::group g;
@@ -356,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_go_outside_region_catches),
         cmocka_unit_test(test_go_ordinals_restart_per_group),
         cmocka_unit_test(test_go_int_return_uses_ordinal),
+        cmocka_unit_test(test_exception_index_is_the_c_ordinal_with_many_submitters),
         cmocka_unit_test(test_fail_and_rethrow_error),
         cmocka_unit_test(test_rethrow_without_error_returns),
         cmocka_unit_test(test_callable_destroyed_once_when_run),

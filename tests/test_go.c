@@ -173,6 +173,61 @@ static void test_go_fallback_error_has_ordinal(void **state)
 }
 
 /* A go that returns an error uses no ordinal; go and try_go share them. */
+/* errgroup_current_index: the ordinal in a task, the chunk start in a loop
+ * body, NO_INDEX in a run body and outside any body of the group. */
+#define NIDX 32
+static int64_t seen_index[NIDX];
+static errgroup *index_other;
+
+static int note_index(errgroup *g, void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    seen_index[i] = errgroup_current_index(g);
+    if (errgroup_current_index(index_other) != ERRGROUP_NO_INDEX)
+        seen_index[i] = -7; /* not inside a body of the other group */
+    return 0;
+}
+
+static int note_chunk(errgroup *g, int64_t lo, int64_t hi, void *arg)
+{
+    (void)arg;
+    for (int64_t i = lo; i < hi; i++)
+        seen_index[i] = errgroup_current_index(g) == lo ? lo : -1;
+    return 0;
+}
+
+static int run_notes(errgroup *g, void *arg)
+{
+    int64_t *out = arg;
+    *out = errgroup_current_index(g);
+    for (int i = 0; i < NIDX; i++)
+        errgroup_go(g, note_index, (void *)(intptr_t)i);
+    return 0;
+}
+
+static void test_current_index(void **state)
+{
+    (void)state;
+    errgroup g, other;
+    assert_int_equal(errgroup_init(&g), 0);
+    assert_int_equal(errgroup_init(&other), 0);
+    index_other = &other;
+    assert_int_equal(errgroup_current_index(&g), ERRGROUP_NO_INDEX);
+    assert_int_equal(errgroup_current_index(NULL), ERRGROUP_NO_INDEX);
+    int64_t in_run = 0;
+    assert_int_equal(errgroup_run(&g, run_notes, &in_run), 0);
+    assert_int_equal(in_run, ERRGROUP_NO_INDEX);
+    for (int i = 0; i < NIDX; i++)
+        assert_int_equal(seen_index[i], i); /* one submitter: ordinal i */
+    assert_int_equal(errgroup_set_chunk(&g, 5), 0);
+    assert_int_equal(errgroup_for(&g, 0, NIDX, note_chunk, NULL), 0);
+    for (int i = 0; i < NIDX; i++)
+        assert_int_equal(seen_index[i], i - i % 5);
+    assert_int_equal(errgroup_wait(&g), 0);
+    assert_int_equal(errgroup_destroy(&g), 0);
+    assert_int_equal(errgroup_destroy(&other), 0);
+}
+
 static void test_go_refused_uses_no_ordinal(void **state)
 {
     (void)state;
@@ -856,6 +911,7 @@ int main(void)
         cmocka_unit_test(test_wait_returns_error_of_a_failing_task),
         cmocka_unit_test(test_go_fallback_error_has_ordinal),
         cmocka_unit_test(test_go_refused_uses_no_ordinal),
+        cmocka_unit_test(test_current_index),
         cmocka_unit_test(test_go_serial_ordinals_and_fallback),
         cmocka_unit_test(test_go_outside_region_runs_at_once),
         cmocka_unit_test(test_go_canceled_group_runs_nothing),
