@@ -5,18 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Configuration is refused once work is in flight or after wait (the same
- * rule as errgroup_set_mode and errgroup_set_limit). */
-int errgroup__check_config(const errgroup *g)
-{
-    int rc = eg_check_open(g);
-    if (rc != 0)
-        return rc;
-    if (errgroup__in_flight(g) != 0)
-        return ERRGROUP_EBUSY;
-    return 0;
-}
-
 int errgroup_set_keep_going(errgroup *g, int on)
 {
     int rc = errgroup__check_config(g);

@@ -157,8 +157,9 @@ int errgroup_destroy(errgroup *g)
     return 0;
 }
 
-/* Configuration is refused once work is in flight or after wait. */
-static int eg_check_config(const errgroup *g)
+/* Configuration is refused once work is in flight or after wait (the
+ * setters here and in batch.c and crash.c). */
+int errgroup__check_config(const errgroup *g)
 {
     int rc = eg_check_open(g);
     if (rc != 0)
@@ -172,7 +173,7 @@ int errgroup_set_limit(errgroup *g, int limit)
 {
     if (g != NULL && limit < 0)
         return ERRGROUP_EINVAL;
-    int rc = eg_check_config(g);
+    int rc = errgroup__check_config(g);
     if (rc == 0)
         g->limit_ = limit;
     return rc;
@@ -182,7 +183,7 @@ int errgroup_set_mode(errgroup *g, int mode)
 {
     if (g != NULL && mode != ERRGROUP_FIRST_ERROR && mode != ERRGROUP_LOWEST_INDEX)
         return ERRGROUP_EINVAL;
-    int rc = eg_check_config(g);
+    int rc = errgroup__check_config(g);
     if (rc == 0)
         g->mode_ = mode;
     return rc;
@@ -190,7 +191,7 @@ int errgroup_set_mode(errgroup *g, int mode)
 
 int errgroup_set_release(errgroup *g, errgroup_release_fn *release)
 {
-    int rc = eg_check_config(g);
+    int rc = errgroup__check_config(g);
     if (rc == 0)
         g->release_ = release;
     return rc;
