@@ -331,6 +331,55 @@ ERRGROUP_API int errgroup_go(errgroup *g, errgroup_fn *fn, void *arg);
  */
 ERRGROUP_API int errgroup_try_go(errgroup *g, errgroup_fn *fn, void *arg);
 
+/* Dependence kinds for errgroup_go_deps (OpenMP's in, out and inout). */
+enum errgroup_dep_kind {
+    ERRGROUP_DEP_IN = 1,   /* reads addr: after earlier OUT/INOUT siblings on addr */
+    ERRGROUP_DEP_OUT = 2,  /* writes addr: after every earlier sibling on addr */
+    ERRGROUP_DEP_INOUT = 3 /* as OUT (OpenMP gives out and inout the same order) */
+};
+
+/* One dependence: the storage addr names (never dereferenced) and its kind. */
+typedef struct errgroup_dep {
+    const void *addr;
+    int kind; /* enum errgroup_dep_kind */
+} errgroup_dep;
+
+/*
+ * errgroup_go_deps - errgroup_go with OpenMP task dependences: the task
+ * becomes an OpenMP task with `depend(in: ...)` for each ERRGROUP_DEP_IN
+ * entry and `depend(inout: ...)` for each OUT/INOUT entry of deps[0..ndeps).
+ * Ordering is OpenMP's sibling ordering: the task starts only after every
+ * earlier sibling task (a task created by the same parent task: go_deps
+ * calls from the same task or body, and raw `omp task depend` tasks there)
+ * that it depends on has completed; tasks created by different parent tasks
+ * are not ordered. Everything else is errgroup_go: ordinal, skipping after
+ * cancellation, release, counters, attribution, and waiting for tasks the
+ * body spawns. A skipped task still completes, so its successors are
+ * released (and skipped in turn): cancellation never leaves a graph
+ * blocked. Outside a parallel region fn runs at once, which respects any
+ * order given by the calls. ndeps == 0 gives a task without dependences.
+ * The list is read before go_deps returns; it may be reused at once.
+ * With a concurrency limit set (errgroup_set_limit) go_deps is refused,
+ * whatever ndeps: a queued task could not carry its dependences, and a task
+ * waiting for a slot inside a graph could deadlock it. Bound a graph by its
+ * team size instead.
+ * Returns as errgroup_go, plus ERRGROUP_EINVAL (ndeps < 0, deps NULL with
+ * ndeps > 0, an addr NULL, an unknown kind, or a limit set; nothing runs)
+ * and ERRGROUP_ENOMEM (more than 32 dependences and no memory for the list).
+ * Thread safety: as errgroup_go.
+ *
+ * Example (a chain: each task reads the previous one's output):
+ *     for (int i = 1; i < n; i++) {
+ *         errgroup_dep d[2] = {{&x[i - 1], ERRGROUP_DEP_IN},
+ *                              {&x[i], ERRGROUP_DEP_OUT}};
+ *         if (errgroup_go_deps(&g, step, &x[i], d, 2) != 0)
+ *             break;
+ *     }
+ *     rc = errgroup_wait(&g);
+ */
+ERRGROUP_API int errgroup_go_deps(errgroup *g, errgroup_fn *fn, void *arg,
+                                  const errgroup_dep *deps, int ndeps);
+
 /*
  * errgroup_wait - wait for every task of the group, including tasks spawned by
  * tasks, then return the first error code: 0, a user code, or
