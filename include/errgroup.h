@@ -634,6 +634,78 @@ static inline int errgroup__skip_at(errgroup *g, int64_t i)
     return (errgroup__poll(g) & ERRGROUP__POLL_STOP) ? 2 : errgroup_canceled_at(g, i);
 }
 
+/* ---- Annotating an existing `omp task depend` graph ------------------- */
+
+/*
+ * Make an existing graph of raw OpenMP tasks error-aware without rewriting
+ * it into callbacks:
+ *
+ *     errgroup g;
+ *     errgroup_init(&g);
+ *     #pragma omp parallel
+ *     #pragma omp single
+ *     {
+ *         for (int k = 0; k < nt; k++) {
+ *             #pragma omp task depend(inout: A[k][k])
+ *             ERRGROUP_TASK_BODY(&g, k) {
+ *                 int info = potrf(A[k][k]);
+ *                 if (info != 0)
+ *                     ERRGROUP_TASK_FAIL(&g, EDOM, k * nb + info - 1,
+ *                                        "not positive definite");
+ *                 ... more of the body, skipped after a failure ...
+ *             }
+ *             ... trsm, syrk, gemm tasks, each with ERRGROUP_TASK_BODY ...
+ *         }
+ *         rc = errgroup_wait(&g);
+ *     }
+ *
+ * ERRGROUP_TASK_BODY(g, i) { ... } runs the block unless
+ * errgroup_canceled_at(g, i) says skip (the group is cancelled or, in
+ * lowest-index mode, an index below i failed; pass ERRGROUP_NO_INDEX to skip
+ * only on cancellation). Put it first in the task's structured block: the
+ * task itself still runs and completes, so its dependences are released and
+ * its successors run their own check and skip as well; cancellation never
+ * leaves the graph blocked, and it does not depend on OMP_CANCELLATION. The
+ * check costs one relaxed load and a predicted branch while nothing failed
+ * (with a timeout or parent also a clock read).
+ * ERRGROUP_TASK_FAIL(g, code, i, fmt, ...) records the error (errgroup_fail)
+ * and leaves the block. Both compile to plain C without OpenMP.
+ *
+ * Rules: ERRGROUP_TASK_BODY expands to a `for` statement that runs its block
+ * at most once, so `break` (and ERRGROUP_TASK_FAIL, which uses it) leaves
+ * the block; use ERRGROUP_TASK_FAIL directly in that block, not inside a
+ * loop or switch of its own (there call errgroup_fail and leave by your own
+ * means). ERRGROUP_TASK_FAIL is one `if` statement without `else`: do not
+ * follow it with an `else`. `g` and `i` may be evaluated more than once.
+ * Raw tasks are not tasks of the group: they take no ordinal and are not
+ * counted or released.
+ *
+ * Waiting rule. errgroup_wait begins with a `taskwait`, so it waits for the
+ * raw tasks that the calling task created itself (in the example: every
+ * task of the graph), not for tasks those tasks created. Tasks deeper down,
+ * or created by other tasks or threads, must be finished by OpenMP first:
+ * end a `#pragma omp taskgroup` around them (it waits for all descendants)
+ * or the parallel region (its barrier), then call errgroup_wait. Called with
+ * no go at all, errgroup_wait returns the group's outcome: 0, the error
+ * recorded by errgroup_fail (the first, or the lowest index), or
+ * ERRGROUP_ECANCELED / ERRGROUP_ETIMEDOUT; then the group is closed as after
+ * any wait. Raw tasks and errgroup_go_deps tasks created by the same parent
+ * task are siblings: their dependences order them against each other.
+ */
+#define ERRGROUP_TASK_BODY(g, i)                                               \
+    for (int errgroup__task_run_ = errgroup__task_runs((g), (int64_t)(i));     \
+         errgroup__task_run_; errgroup__task_run_ = 0)
+
+#define ERRGROUP_TASK_FAIL(g, code, i, ...)                                    \
+    if (((void)errgroup_fail((g), (code), (int64_t)(i), __VA_ARGS__), 1))      \
+        break;
+
+/* Private: the check of ERRGROUP_TASK_BODY (1 = run the body). */
+static inline int errgroup__task_runs(errgroup *g, int64_t i)
+{
+    return ERRGROUP__UNLIKELY(errgroup__poll(g) != 0) ? errgroup__skip_at(g, i) == 0 : 1;
+}
+
 #ifdef __cplusplus
 }
 #endif
