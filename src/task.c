@@ -1,7 +1,8 @@
 /*
- * Tasks: go, try_go, wait, run, and the concurrency limit.
+ * Tasks: go, try_go, go_deps, wait, run, and the concurrency limit.
  *
- * Every accepted task runs eg_task: skip-or-run the body, then (limit mode)
+ * Every accepted task runs eg_task (go_deps differs only in the depend
+ * clauses of its spawn function): skip-or-run the body, then (limit mode)
  * drain the group's queue while holding the slot, then taskwait for the
  * OpenMP tasks the body spawned. Because every task waits for its own
  * children, a taskwait in the submitting task covers the whole tree.
