@@ -363,6 +363,11 @@ typedef struct errgroup_dep {
  * whatever ndeps: a queued task could not carry its dependences, and a task
  * waiting for a slot inside a graph could deadlock it. Bound a graph by its
  * team size instead.
+ * Note: libgomp 12 never frees the dependence table of a worker thread's
+ * implicit task, so dependent tasks (go_deps or raw) created directly in a
+ * `single` that a worker runs leak about 1 KiB per parallel region
+ * (LeakSanitizer reports it). Build graphs under `master`/`masked` or inside
+ * an explicit task; errgroup_run does so itself.
  * Returns as errgroup_go, plus ERRGROUP_EINVAL (ndeps < 0, deps NULL with
  * ndeps > 0, an addr NULL, an unknown kind, or a limit set; nothing runs)
  * and ERRGROUP_ENOMEM (more than 32 dependences and no memory for the list).
@@ -643,7 +648,7 @@ static inline int errgroup__skip_at(errgroup *g, int64_t i)
  *     errgroup g;
  *     errgroup_init(&g);
  *     #pragma omp parallel
- *     #pragma omp single
+ *     #pragma omp master
  *     {
  *         for (int k = 0; k < nt; k++) {
  *             #pragma omp task depend(inout: A[k][k])
