@@ -365,7 +365,7 @@ typedef struct errgroup_dep {
  * team size instead.
  * Note: libgomp 12 never frees the dependence table of a worker thread's
  * implicit task, so dependent tasks (go_deps or raw) created directly in a
- * `single` that a worker runs leak about 1 KiB per parallel region
+ * `single` that a worker runs leak 100-800 bytes per parallel region
  * (LeakSanitizer reports it). Build graphs under `master`/`masked` or inside
  * an explicit task; errgroup_run does so itself.
  * Returns as errgroup_go, plus ERRGROUP_EINVAL (ndeps < 0, deps NULL with
