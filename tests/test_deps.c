@@ -322,6 +322,38 @@ static void test_go_deps_nested_graph_is_waited_for(void **state)
     }
 }
 
+/* The same chain from an errgroup_run body (its tasks are covered by run's
+ * taskgroup), with a failure: order, skipping and the error hold there too. */
+static struct graph *run_graph;
+static struct node *run_nodes;
+static int submit_chain_body(errgroup *g, void *arg)
+{
+    (void)arg;
+    submit_chain(g, run_graph, run_nodes, 64);
+    return 0;
+}
+
+static void test_go_deps_from_run_body(void **state)
+{
+    (void)state;
+    for (int round = 0; round < ROUNDS; round++) {
+        struct graph gr;
+        struct node nodes[MAXT];
+        graph_init(&gr, nodes);
+        gr.fail_at = 40;
+        run_graph = &gr;
+        run_nodes = nodes;
+        errgroup g;
+        assert_int_equal(errgroup_init(&g), 0);
+        assert_int_equal(errgroup_run(&g, submit_chain_body, NULL), 77);
+        EXPECT_FIRST_ERROR(&g, 77, 40, "");
+        for (int i = 0; i < 64; i++)
+            assert_int_equal(gr.ticket[i], i <= 40 ? i : -1);
+        assert_int_equal(errgroup_wait(&g), 77);
+        assert_int_equal(errgroup_destroy(&g), 0);
+    }
+}
+
 /* Outside a parallel region the body runs at once, in call order. */
 static void test_go_deps_outside_region_runs_at_once(void **state)
 {
@@ -398,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_go_deps_skipped_task_releases_successors),
         cmocka_unit_test(test_go_deps_lowest_index_reports_lowest_ordinal),
         cmocka_unit_test(test_go_deps_nested_graph_is_waited_for),
+        cmocka_unit_test(test_go_deps_from_run_body),
         cmocka_unit_test(test_go_deps_outside_region_runs_at_once),
         cmocka_unit_test(test_go_deps_rejects_bad_arguments),
     };
