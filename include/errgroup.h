@@ -85,7 +85,8 @@ extern "C" {
     X(EAGAIN, -4004, "group concurrency limit reached")                        \
     X(EBUSY, -4005, "group has tasks in flight")                               \
     X(ENOMEM, -4006, "out of memory")                                          \
-    X(ECLOSED, -4007, "group already waited for")
+    X(ECLOSED, -4007, "group already waited for")                             \
+    X(EEXCEPTION, -4008, "task threw an exception")
 
 enum errgroup_errno {
 #define ERRGROUP__ENUM(name, value, text) ERRGROUP_##name = (value),
@@ -155,6 +156,10 @@ struct errgroup {
     int64_t deadline_ns_;           /* monotonic clock; 0 = none */
     int64_t timeout_ns_;            /* as given to errgroup_set_timeout, for the message */
     struct errgroup *parent_;
+    struct errgroup *kids_;         /* first child; kids_, next_kid_, prev_kid_: src/tree.c */
+    struct errgroup *next_kid_, *prev_kid_;
+    struct errgroup *dl_src_;       /* the ancestor whose deadline comes first, or NULL */
+    struct errgroup *pend_next_;    /* see src/tree.c */
     errgroup_release_fn *release_;
     struct errgroup_slot_ *slots_;  /* per-thread progress counters */
     unsigned nslots_;
@@ -174,7 +179,7 @@ struct errgroup {
 /* Bits of poll_ that force ERRGROUP_LOOP_CHECK into errgroup_canceled_at(). */
 #define ERRGROUP__POLL_STOP 1u    /* cancelled: skip everything */
 #define ERRGROUP__POLL_ERRORED 2u /* an error was recorded (lowest-index mode: skip above it) */
-#define ERRGROUP__POLL_WATCH 4u   /* deadline or parent: must be checked */
+#define ERRGROUP__POLL_WATCH 4u   /* a deadline (own or an ancestor's): must be checked */
 #define ERRGROUP__POLL_SLOW 7u
 
 /* ---- Lifetime and configuration -------------------------------------- */
@@ -195,7 +200,13 @@ ERRGROUP_API int errgroup_init(errgroup *g);
  * cancellation, see errgroup_set_mode). A parent already cancelled at this
  * call cancels the child from the start. The
  * parent's error is not copied: the child's wait returns ERRGROUP_ECANCELED
- * unless the child had its own error first. The parent must outlive the child.
+ * unless the child had its own error first. A stop reaches every descendant
+ * when it happens (the stopping call marks the whole subtree before it
+ * returns), so checks in a child cost the same at any depth; the parent's
+ * deadline is inherited. A parent that is closed (waited) passes nothing on
+ * any more. Destroying a parent detaches the children it still has: they
+ * become top-level groups, keep their state, and no longer follow it; do
+ * that only while no call on them runs.
  * A child is the way to give a task its own sub-group: the task body returns
  * the child's errgroup_wait() result, which then becomes a parent error.
  * Returns 0, ERRGROUP_EINVAL (NULL, parent not initialised, child == parent)
@@ -362,7 +373,10 @@ typedef struct errgroup_dep {
  * With a concurrency limit set (errgroup_set_limit) go_deps is refused,
  * whatever ndeps: a queued task could not carry its dependences, and a task
  * waiting for a slot inside a graph could deadlock it. Bound a graph by its
- * team size instead.
+ * team size instead. For the same reason go_deps never queues a task on a
+ * deep stack as go does: a chain of go_deps bodies, each creating the next,
+ * nests stacks wherever the runtime runs a child at once, as raw OpenMP
+ * tasks do.
  * Note: libgomp 12 never frees the dependence table of a worker thread's
  * implicit task, so dependent tasks (go_deps or raw) created directly in a
  * `single` that a worker runs leak 100-800 bytes per parallel region
@@ -475,12 +489,28 @@ ERRGROUP_API int errgroup_fail(errgroup *g, int code, int64_t index,
                                const char *fmt, ...) ERRGROUP_PRINTF(4, 5);
 
 /*
+ * errgroup_fail_str - errgroup_fail with a plain message instead of a format,
+ * for callers that cannot call a variadic function (Fortran, other foreign
+ * front ends) or that already hold the text. The message is copied
+ * (truncated to ERRGROUP_MESSAGE_MAX - 1 bytes); NULL means none.
+ * Everything else, the return value and the errors included, is as
+ * errgroup_fail.
+ * Returns code, or ERRGROUP_EINVAL (NULL g, or code == 0: nothing is
+ * recorded).
+ * Thread safety: any thread, any time.
+ */
+ERRGROUP_API int errgroup_fail_str(errgroup *g, int code, int64_t index, const char *message);
+
+/*
  * errgroup_cancel - cancel the group without an error (Ctrl-C, a search that
  * found its answer). wait then returns ERRGROUP_ECANCELED unless an error came
  * first. Running bodies are not interrupted.
+ * Child groups are marked cancelled before it returns.
  * Returns 0, ERRGROUP_EINVAL (NULL or destroyed).
- * Thread safety: any thread, any time, and async-signal-safe (lock-free
- * atomics only).
+ * Thread safety: any thread, any time, and async-signal-safe (atomics, and
+ * for a group with children a spin on the process's tree lock; a handler
+ * that interrupted this thread inside init_child, destroy or set_timeout
+ * leaves the children to be marked when that call returns).
  */
 ERRGROUP_API int errgroup_cancel(errgroup *g);
 
@@ -488,8 +518,9 @@ ERRGROUP_API int errgroup_cancel(errgroup *g);
  * errgroup_canceled - 1 if the group is cancelled (error, errgroup_cancel,
  * deadline passed, cancelled parent), 0 if not. In lowest-index mode an error
  * alone does not count: see errgroup_canceled_at. Costs one relaxed load while
- * nothing happened and no deadline or parent is set; cheap enough to poll in
- * a hot loop.
+ * nothing happened and no deadline (the group's own or an ancestor's) is set,
+ * whatever the depth of child groups; with a deadline, a clock read or two.
+ * Cheap enough to poll in a hot loop.
  * Returns 1, 0, or ERRGROUP_EINVAL (NULL or destroyed; nonzero, so a polling
  * loop stops).
  * Thread safety: any thread, any time.
@@ -535,6 +566,16 @@ ERRGROUP_API int errgroup_get_counters(const errgroup *g, errgroup_counters *out
  * Thread safety: any thread.
  */
 ERRGROUP_API const char *errgroup_strerror(int code);
+
+/*
+ * errgroup_sizeof - sizeof(errgroup) in the built library, for front ends
+ * that reserve the group's storage without seeing this header (the Fortran
+ * module checks its opaque type against it in errgroup_init). The storage
+ * must also be aligned to 8 bytes.
+ * Returns the size in bytes; never fails.
+ * Thread safety: any thread.
+ */
+ERRGROUP_API size_t errgroup_sizeof(void);
 
 /* Runtime version: ERRGROUP_VERSION_NUMBER and _STRING of the built library. */
 ERRGROUP_API unsigned errgroup_version(void);

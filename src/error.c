@@ -6,42 +6,59 @@
 #include <string.h>
 
 /*
- * Claim cause_ for a stop (cancel, timeout, parent) and raise STOP.
- * Lock-free, so errgroup_cancel stays async-signal-safe.
+ * Claim cause_ for a stop (cancel, timeout, parent) and raise STOP on g
+ * alone. Returns 1 if this call set STOP, which makes the caller
+ * responsible for g's subtree (see src/tree.c). Lock-free, so
+ * errgroup_cancel stays async-signal-safe.
  */
+int errgroup__stop_local(errgroup *g, unsigned cause)
+{
+    /* After wait the outcome is frozen (relaxed: wait freezes cause_ too,
+     * which decides the race below). */
+    if (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & EG_POLL_CLOSED)
+        return 0;
+    unsigned seen = EG_CAUSE_NONE;
+    /* Relaxed CAS: a stop cause carries no data; it only has to be decided
+     * once. If an error already won, cause_ keeps it and the stop still
+     * raises STOP (a cancel after a lowest-index error stops the rest). */
+    if (!__atomic_compare_exchange_n(&g->cause_, &seen, cause, 0, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED) &&
+        seen == EG_CAUSE_FROZEN)
+        return 0; /* wait closed the group first */
+    /* Seq_cst (a release and more): a thread that sees STOP with acquire
+     * also sees cause_; the total order is what errgroup__tree_stopped's
+     * read of kids_ needs. */
+    return !(__atomic_fetch_or(&g->poll_, ERRGROUP__POLL_STOP, __ATOMIC_SEQ_CST) &
+             ERRGROUP__POLL_STOP);
+}
+
 static void eg_stop(errgroup *g, unsigned cause)
 {
-    /* After wait the outcome is frozen (relaxed: see eg_check_open). */
-    if (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & EG_POLL_CLOSED)
-        return;
-    unsigned none = EG_CAUSE_NONE;
-    /* Relaxed CAS: a stop cause carries no data; it only has to be decided
-     * once. If an error already won, cause_ keeps it. */
-    __atomic_compare_exchange_n(&g->cause_, &none, cause, 0, __ATOMIC_RELAXED,
-                                __ATOMIC_RELAXED);
-    /* Release: a thread that sees STOP with acquire also sees cause_. */
-    __atomic_fetch_or(&g->poll_, ERRGROUP__POLL_STOP, __ATOMIC_RELEASE);
+    if (errgroup__stop_local(g, cause))
+        errgroup__tree_stopped(g);
 }
 
 /*
- * Has the parent been cancelled or the deadline passed? Stops g if so. Both
- * are noticed lazily; when both are found at one look the parent goes first,
- * since a child made under a cancelled parent is cancelled from the start
- * (errgroup_init_child) and any parent stop we see now may predate the
- * deadline, while the deadline is only known to have passed by now.
+ * Has a deadline passed, an ancestor's (dl_src_, see src/tree.c) or g's own?
+ * Stops g if so and returns 1. Both are noticed lazily; the ancestor goes
+ * first, since a child made under it inherits its state from the start, and
+ * its timeout stops its whole subtree, g included, as the parent's stop.
  */
 int errgroup__watch(errgroup *g)
 {
-    if (g->parent_ != NULL && errgroup_canceled(g->parent_) == 1) {
-        eg_stop(g, EG_CAUSE_PARENT);
-        return 1;
+    /* Relaxed: the pointer names a live ancestor (links change only under
+     * the tree lock, and a parent detaches its children when destroyed). */
+    errgroup *src = __atomic_load_n(&g->dl_src_, __ATOMIC_RELAXED);
+    int64_t now = 0;
+    if (src != NULL) {
+        int64_t deadline = __atomic_load_n(&src->deadline_ns_, __ATOMIC_RELAXED);
+        if (deadline != 0 && (now = eg_now_ns()) >= deadline)
+            eg_stop(src, EG_CAUSE_TIMEOUT); /* pushes the stop down to g */
     }
     int64_t deadline = __atomic_load_n(&g->deadline_ns_, __ATOMIC_RELAXED);
-    if (deadline != 0 && eg_now_ns() >= deadline) {
+    if (deadline != 0 && (now != 0 ? now : eg_now_ns()) >= deadline)
         eg_stop(g, EG_CAUSE_TIMEOUT);
-        return 1;
-    }
-    return 0;
+    return (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_STOP) != 0;
 }
 
 int errgroup__canceled_at_slow(errgroup *g, int64_t index)
@@ -76,14 +93,17 @@ int errgroup__canceled_at_slow(errgroup *g, int64_t index)
 static void eg_raise(errgroup *g)
 {
     unsigned cause = __atomic_load_n(&g->cause_, __ATOMIC_ACQUIRE);
-    if (cause == EG_CAUSE_NONE)
+    if (cause == EG_CAUSE_NONE || cause == EG_CAUSE_FROZEN)
         return;
     unsigned bits = cause != EG_CAUSE_ERROR                ? ERRGROUP__POLL_STOP
                     : g->mode_ == ERRGROUP_LOWEST_INDEX ? ERRGROUP__POLL_ERRORED
                                                         : ERRGROUP__POLL_STOP | ERRGROUP__POLL_ERRORED;
-    /* Relaxed pre-check: skips the locked instruction once the bits are up. */
-    if ((__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & bits) != bits)
-        __atomic_fetch_or(&g->poll_, bits, __ATOMIC_RELEASE);
+    /* Relaxed pre-check: skips the locked instruction once the bits are up.
+     * Seq_cst for the same reason as in errgroup__stop_local. */
+    if ((__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & bits) != bits &&
+        !(__atomic_fetch_or(&g->poll_, bits, __ATOMIC_SEQ_CST) & ERRGROUP__POLL_STOP) &&
+        (bits & ERRGROUP__POLL_STOP))
+        errgroup__tree_stopped(g);
 }
 
 /* Would an error at `index` be kept? A cheap filter before formatting. */
@@ -118,10 +138,14 @@ void errgroup__record(errgroup *g, int code, int64_t index, const char *msg)
         return;
     errgroup__lock(g);
     unsigned cause = __atomic_load_n(&g->cause_, __ATOMIC_RELAXED);
+    /* Under the lock, a replacement in lowest-index mode cannot slip in
+     * after wait closed the group: wait reads the record under the lock
+     * after closing. */
     int better = cause == EG_CAUSE_NONE ||
                  (g->mode_ == ERRGROUP_LOWEST_INDEX && cause == EG_CAUSE_ERROR &&
                   index < g->err_.index &&
-                  !(__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_STOP));
+                  !(__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) &
+                    (ERRGROUP__POLL_STOP | EG_POLL_CLOSED)));
     if (better) {
         g->err_.code = code;
         g->err_.index = index;
@@ -216,6 +240,7 @@ int errgroup_first_error(const errgroup *g, errgroup_error *out)
     out->message[0] = '\0';
     switch (cause) {
     case EG_CAUSE_NONE:
+    case EG_CAUSE_FROZEN:
         out->code = 0;
         break;
     case EG_CAUSE_ERROR: {

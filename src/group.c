@@ -78,9 +78,11 @@ int errgroup_init_child(errgroup *child, errgroup *parent)
     int rc = errgroup_init(child);
     if (rc != 0)
         return rc;
-    child->parent_ = parent;
-    child->poll_ = ERRGROUP__POLL_WATCH; /* not yet shared: a plain store is fine */
-    errgroup__watch(child); /* under a cancelled parent: cancelled from the start */
+    /* Under a cancelled parent: cancelled from the start; under one whose
+     * deadline has passed, too (the watch stops that parent). */
+    errgroup__tree_link(child, parent);
+    if (__atomic_load_n(&child->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_WATCH)
+        errgroup__watch(child);
     return 0;
 }
 
@@ -142,9 +144,10 @@ int errgroup_destroy(errgroup *g)
                 (long long)busy);
         abort();
     }
+    if (g->parent_ != NULL || __atomic_load_n(&g->kids_, __ATOMIC_RELAXED) != NULL)
+        errgroup__tree_unlink(g); /* children left become roots */
     free(g->slots_);
     g->slots_ = NULL;
-    g->parent_ = NULL;
     g->magic_ = 0;
     /* STOP | CLOSED: every call's slow path is entered and checks magic_
      * first (EINVAL), and the loop macros skip; nothing the group pointed
@@ -220,14 +223,11 @@ int errgroup_set_timeout(errgroup *g, double seconds)
     /* Relaxed: timeout_ns_ only words the message; set_timeout may run while
      * other threads read the outcome. */
     __atomic_store_n(&g->timeout_ns_, span, __ATOMIC_RELAXED);
-    /* Relaxed store, then WATCH with release: a thread that sees WATCH with
-     * acquire sees the deadline; one that reads it relaxed and stale only
-     * notices the deadline at its next check. */
+    /* Relaxed store, then WATCH with release (in the tree update): a thread
+     * that sees WATCH with acquire sees the deadline; one that reads it
+     * relaxed and stale only notices the deadline at its next check. */
     __atomic_store_n(&g->deadline_ns_, deadline, __ATOMIC_RELAXED);
-    if (deadline != 0)
-        __atomic_fetch_or(&g->poll_, ERRGROUP__POLL_WATCH, __ATOMIC_RELEASE);
-    else if (g->parent_ == NULL)
-        __atomic_fetch_and(&g->poll_, ~ERRGROUP__POLL_WATCH, __ATOMIC_RELAXED);
+    errgroup__tree_deadline_changed(g); /* g's WATCH and what its subtree inherits */
     return 0;
 }
 

@@ -7,10 +7,13 @@
  * The protocol in one place:
  *   - poll_ holds the bits every task start and loop check reads (STOP,
  *     ERRORED, WATCH) plus CLOSED (set by wait). It only ever gains bits, except
- *     WATCH, which errgroup_set_timeout may clear while no parent is set.
+ *     WATCH, which is up exactly while a deadline concerns the group (its own
+ *     or an ancestor's, src/tree.c) and it is not closed.
+ *   - A group's STOP includes its ancestors': a stop is pushed down the
+ *     tree when it happens (src/tree.c), so no check looks up the parents.
  *   - cause_ says why the group stopped. It goes from 0 to one CAUSE_* value
- *     exactly once (CAS), so the first of {error, cancel, timeout, parent}
- *     wins and later ones are dropped.
+ *     exactly once (CAS), so the first of {error, cancel, timeout, parent,
+ *     wait's freeze} wins and later ones are dropped.
  *   - The error record err_ (and lowest_) is written only under lock_, and is
  *     complete before cause_ becomes CAUSE_ERROR and before poll_ gains
  *     STOP/ERRORED: a thread that sees the flag and then takes the lock sees the
@@ -44,8 +47,17 @@
 /* poll_ bits beyond the public ERRGROUP__POLL_* ones. */
 #define EG_POLL_CLOSED 8u /* errgroup_wait returned */
 
-/* cause_ values. */
-enum { EG_CAUSE_NONE = 0, EG_CAUSE_ERROR, EG_CAUSE_CANCEL, EG_CAUSE_TIMEOUT, EG_CAUSE_PARENT };
+/* cause_ values. FROZEN: wait closed the group before anything stopped it
+ * (claimed by CAS like the others, so a stop racing with wait either comes
+ * first and counts, or comes after and changes nothing). */
+enum {
+    EG_CAUSE_NONE = 0,
+    EG_CAUSE_ERROR,
+    EG_CAUSE_CANCEL,
+    EG_CAUSE_TIMEOUT,
+    EG_CAUSE_PARENT,
+    EG_CAUSE_FROZEN
+};
 
 #define EG_MAGIC 0x45524750u /* "ERGP": set by init, cleared by destroy */
 
@@ -130,6 +142,12 @@ static inline void eg_frame_pop(struct eg_frame *f)
 
 ERRGROUP__HIDDEN unsigned errgroup__new_thread_id(void);
 
+/* Half-way down this thread's stack (UINTPTR_MAX until first asked, 0 if
+ * the bounds are unknown); see eg_stack_low in task.c. */
+extern _Thread_local uintptr_t errgroup__stack_guard
+    __attribute__((tls_model("initial-exec"))) ERRGROUP__HIDDEN;
+ERRGROUP__HIDDEN int errgroup__stack_low_slow(uintptr_t sp);
+
 /*
  * Whether the calling thread is inside a parallel region (omp_get_level() > 0,
  * which is also true in a one-thread team, unlike omp_in_parallel()).
@@ -191,9 +209,20 @@ static inline int eg_skip(errgroup *g, int64_t index)
     return errgroup__canceled_at_slow(g, index);
 }
 
-/* Look at the parent and the deadline now; stop g (and return 1) if either
- * says so. */
+/* Look at the deadlines that concern g now; stop g (and return 1) if one
+ * has passed, or if g is stopped. */
 ERRGROUP__HIDDEN int errgroup__watch(errgroup *g);
+
+/* Claim cause_ and raise STOP on g alone; 1 if this call raised it. */
+ERRGROUP__HIDDEN int errgroup__stop_local(errgroup *g, unsigned cause);
+
+/* The parent/child tree (src/tree.c). tree_stopped: g newly has STOP, stop
+ * its subtree; deadline_changed: g's deadline changed, update its WATCH and
+ * what its subtree inherits. */
+ERRGROUP__HIDDEN void errgroup__tree_link(errgroup *child, errgroup *parent);
+ERRGROUP__HIDDEN void errgroup__tree_unlink(errgroup *g);
+ERRGROUP__HIDDEN void errgroup__tree_stopped(errgroup *g);
+ERRGROUP__HIDDEN void errgroup__tree_deadline_changed(errgroup *g);
 
 /* The code wait/run/for return: checks deadline and parent once more. */
 ERRGROUP__HIDDEN int errgroup__result(errgroup *g);

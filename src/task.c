@@ -65,8 +65,12 @@ EG_HOT void eg_done(struct errgroup_slot_ *s, int ran)
 
 /* ---- Limit mode: slots and the queue ---------------------------------- */
 
+/* Without a limit there are as many slots as anyone wants: the queue then
+ * holds only tasks deferred by a deep stack (see eg_stack_low). */
 static int eg_slot_acquire(errgroup *g)
 {
+    if (g->limit_ == 0)
+        return 1;
     /* Relaxed: active_ is a counter whose bound is all we need; the queue
      * hand-off that must not be lost is ordered by the lock (see eg_drain). */
     int n = __atomic_load_n(&g->active_, __ATOMIC_RELAXED);
@@ -132,7 +136,7 @@ static void eg_run_queued(errgroup *g, const struct eg_frame *runner,
     int in_region = runner != NULL ? runner->in_region : eg_in_region();
     struct eg_frame frame;
     eg_frame_push(&frame, g, in_region, t.owed, covered);
-    frame.holds_slot = 1;
+    frame.holds_slot = g->limit_ > 0;
     struct errgroup_slot_ *s = eg_slot(g);
     int ran = eg_run_one(g, &frame, t.fn, t.arg, t.ordinal, s);
     eg_frame_pop(&frame);
@@ -160,7 +164,8 @@ static void eg_drain(errgroup *g, const struct eg_frame *runner)
             eg_run_queued(g, runner, p);
         /* Relaxed: the lock taken by eg_queue_empty orders this release of
          * the slot before any later submitter's eg_slot_acquire (see above). */
-        __atomic_fetch_sub(&g->active_, 1, __ATOMIC_RELAXED);
+        if (g->limit_ > 0)
+            __atomic_fetch_sub(&g->active_, 1, __ATOMIC_RELAXED);
         if (eg_queue_empty(g) || !eg_slot_acquire(g))
             return;
     }
@@ -302,10 +307,29 @@ static int64_t eg_take_ordinal(errgroup *g)
     return __atomic_fetch_add(&g->next_ordinal_, 1, __ATOMIC_RELAXED);
 }
 
-static int eg_submit_limited(errgroup *g, errgroup_fn *fn, void *arg, int try_only)
+/*
+ * Whether this thread has used half of its stack. A chain of nested go
+ * nests one stack level per link whenever the runtime runs a child task at
+ * once on its creator's stack (LLVM's libomp does in a one-thread team, and
+ * libgomp in a taskwait); past the guard, go queues the task instead, and
+ * the run, for or wait that settles its scope runs it later at a shallow
+ * depth, so any depth of chain ends in a loop, not a stack overflow.
+ * Costs a thread-local load and a compare per go.
+ */
+EG_HOT int eg_stack_low(void)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    return EG_UNLIKELY(sp < errgroup__stack_guard) && errgroup__stack_low_slow(sp);
+}
+
+/*
+ * Submit through the queue: the limit's slots (limit mode), or a deep stack
+ * (deep: never start the task here, never drain here).
+ */
+static int eg_submit_queued(errgroup *g, errgroup_fn *fn, void *arg, int try_only, int deep)
 {
     /* Relaxed: unfinished_ only bounds try_go; it publishes nothing. */
-    if (try_only) {
+    if (try_only && g->limit_ > 0) {
         int n = __atomic_load_n(&g->unfinished_, __ATOMIC_RELAXED);
         do {
             if (n >= g->limit_)
@@ -315,7 +339,7 @@ static int eg_submit_limited(errgroup *g, errgroup_fn *fn, void *arg, int try_on
     } else {
         __atomic_fetch_add(&g->unfinished_, 1, __ATOMIC_RELAXED);
     }
-    if (eg_slot_acquire(g)) {
+    if (!deep && eg_slot_acquire(g)) {
         eg_start(g, fn, arg, eg_take_ordinal(g), NULL, 0, 0);
         return 0;
     }
@@ -343,7 +367,7 @@ static int eg_submit_limited(errgroup *g, errgroup_fn *fn, void *arg, int try_on
     /* The other half of the hand-off in eg_drain: if every slot holder has
      * already drained and left, take a slot and start a queued task ourselves.
      * Same order as eg_drain: give a slot back, then look under the lock. */
-    if (eg_slot_acquire(g))
+    if (!deep && eg_slot_acquire(g))
         eg_drain(g, errgroup__frame_top);
     return 0;
 }
@@ -370,8 +394,12 @@ static int eg_submit(errgroup *g, errgroup_fn *fn, void *arg, int try_only,
     if ((poll & ERRGROUP__POLL_SLOW) &&
         errgroup__canceled_at_slow(g, __atomic_load_n(&g->next_ordinal_, __ATOMIC_RELAXED)))
         return ERRGROUP_ECANCELED;
-    if (g->limit_ > 0)
-        return eg_submit_limited(g, fn, arg, try_only);
+    /* go_deps never queues, not even on a deep stack: a queued task could
+     * not carry its dependences (see errgroup_go_deps). With a limit it was
+     * refused above, so limit_ > 0 here means go or try_go. */
+    int deep = addrs == NULL && eg_stack_low();
+    if (g->limit_ > 0 || deep)
+        return eg_submit_queued(g, fn, arg, try_only, deep);
     eg_start(g, fn, arg, eg_take_ordinal(g), addrs, nin, ndeps);
     return 0;
 }
@@ -431,39 +459,56 @@ int errgroup_wait(errgroup *g)
     /* Relaxed: closing is the owner's own step; see eg_check_open. */
     if (__atomic_fetch_or(&g->poll_, EG_POLL_CLOSED, __ATOMIC_RELAXED) & EG_POLL_CLOSED)
         return ERRGROUP_ECLOSED;
-    /* Frozen: nothing needs watching any more, so a later deadline or parent
-     * stop cannot change what errgroup_canceled says. */
+    /* Freeze: a stop racing with this wait (another thread's cancel, a
+     * parent's stop) either claimed cause_ first and counts, or finds it
+     * taken and changes nothing. Relaxed: cause_'s own modification order
+     * decides; the record an error published is read with acquire below. */
+    unsigned none = EG_CAUSE_NONE;
+    __atomic_compare_exchange_n(&g->cause_, &none, EG_CAUSE_FROZEN, 0, __ATOMIC_RELAXED,
+                                __ATOMIC_RELAXED);
+    /* Frozen: nothing needs watching any more, so a later deadline cannot
+     * change what errgroup_canceled says. */
     __atomic_fetch_and(&g->poll_, ~ERRGROUP__POLL_WATCH, __ATOMIC_RELAXED);
     return errgroup__result(g);
 }
 
-/* The body inside a taskgroup, which waits for every task it created and
+/*
+ * The body inside a taskgroup, which waits for every task it created and
  * their descendants: tasks spawned under it are `covered` and need not wait
- * for their own children (so a chain of nested go does not nest stacks). */
-static __attribute__((noinline)) int eg_run_covered(errgroup *g, errgroup_fn *body, void *arg,
-                                                    int64_t *owed)
+ * for their own children (so a chain of nested go does not nest stacks).
+ * The queued tasks of the run's scope are settled inside the taskgroup too,
+ * so that they and what they spawn are covered as well (an uncovered task
+ * would taskwait, and LLVM's libomp checks each task a taskwait may run
+ * against the whole chain of its ancestors: quadratic in a deep chain).
+ * Tasks still running when the settle ends may queue more, hence the rounds.
+ */
+static __attribute__((noinline)) void eg_run_covered(errgroup *g, errgroup_fn *body, void *arg,
+                                                     int64_t *owed)
 {
-    int rc;
-    int failed;
+    int first = 1;
+    do {
 #pragma omp taskgroup
-    {
-        struct eg_frame frame;
-        eg_frame_push(&frame, g, 1, owed, 1);
-        rc = body(g, arg);
-        failed = frame.failed;
-        eg_frame_pop(&frame);
-    }
-    return rc != 0 && !failed ? rc : 0;
+        {
+            struct eg_frame frame;
+            eg_frame_push(&frame, g, 1, owed, 1);
+            if (first) {
+                int rc = body(g, arg);
+                if (rc != 0 && !frame.failed)
+                    errgroup__record(g, rc, ERRGROUP_NO_INDEX, NULL);
+                first = 0;
+            }
+            errgroup__settle(g, owed);
+            eg_frame_pop(&frame);
+        }
+        /* Acquire: as in errgroup__settle. */
+    } while (__atomic_load_n(owed, __ATOMIC_ACQUIRE) != 0);
 }
 
 /* Runs inside a parallel region (run opens one at level 0). */
 static void eg_run_body(errgroup *g, errgroup_fn *body, void *arg)
 {
     int64_t owed = 0;
-    int rc = eg_run_covered(g, body, arg, &owed);
-    if (rc != 0)
-        errgroup__record(g, rc, ERRGROUP_NO_INDEX, NULL);
-    errgroup__settle(g, &owed);
+    eg_run_covered(g, body, arg, &owed);
 }
 
 int errgroup_run(errgroup *g, errgroup_fn *body, void *arg)
