@@ -26,10 +26,14 @@ for prog in bench_loop bench_task; do
     fi
 done
 progs="bench_loop bench_task"
+if [ -x "$bin/bench_cholesky" ]; then
+    progs="$progs bench_cholesky"
+fi
 if [ -x "$bin/bench_tbb" ]; then
     progs="$progs bench_tbb"
 fi
-# BENCH_ONLY="bench_task bench_tbb" runs a subset (the oneTBB table needs both).
+# BENCH_ONLY="bench_task bench_tbb" runs a subset (the oneTBB table needs both);
+# BENCH_ONLY=bench_cholesky the task-graph tables alone.
 if [ -n "${BENCH_ONLY:-}" ]; then
     progs=$BENCH_ONLY
 fi
@@ -96,7 +100,7 @@ join_runs() {
         { seen_header = 0; blank = 0; printed = 1; print $1 }'
 }
 
-for prog in bench_loop bench_task; do
+for prog in bench_loop bench_task bench_cholesky; do
     if has $prog; then
         join_runs "$tmp/$prog.true" "$tmp/$prog.false"
         echo

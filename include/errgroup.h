@@ -357,6 +357,63 @@ ERRGROUP_API int errgroup_go(errgroup *g, errgroup_fn *fn, void *arg);
  */
 ERRGROUP_API int errgroup_try_go(errgroup *g, errgroup_fn *fn, void *arg);
 
+/* Dependence kinds for errgroup_go_deps (OpenMP's in, out and inout). */
+enum errgroup_dep_kind {
+    ERRGROUP_DEP_IN = 1,   /* reads addr: after earlier OUT/INOUT siblings on addr */
+    ERRGROUP_DEP_OUT = 2,  /* writes addr: after every earlier sibling on addr */
+    ERRGROUP_DEP_INOUT = 3 /* as OUT (OpenMP gives out and inout the same order) */
+};
+
+/* One dependence: the storage addr names (never dereferenced) and its kind. */
+typedef struct errgroup_dep {
+    const void *addr;
+    int kind; /* enum errgroup_dep_kind */
+} errgroup_dep;
+
+/*
+ * errgroup_go_deps - errgroup_go with OpenMP task dependences: the task
+ * becomes an OpenMP task with `depend(in: ...)` for each ERRGROUP_DEP_IN
+ * entry and `depend(inout: ...)` for each OUT/INOUT entry of deps[0..ndeps).
+ * Ordering is OpenMP's sibling ordering: the task starts only after every
+ * earlier sibling task (a task created by the same parent task: go_deps
+ * calls from the same task or body, and raw `omp task depend` tasks there)
+ * that it depends on has completed; tasks created by different parent tasks
+ * are not ordered. Everything else is errgroup_go: ordinal, skipping after
+ * cancellation, release, counters, attribution, and waiting for tasks the
+ * body spawns. A skipped task still completes, so its successors are
+ * released (and skipped in turn): cancellation never leaves a graph
+ * blocked. Outside a parallel region fn runs at once, which respects any
+ * order given by the calls. ndeps == 0 gives a task without dependences.
+ * The list is read before go_deps returns; it may be reused at once.
+ * With a concurrency limit set (errgroup_set_limit) go_deps is refused,
+ * whatever ndeps: a queued task could not carry its dependences, and a task
+ * waiting for a slot inside a graph could deadlock it. Bound a graph by its
+ * team size instead. For the same reason go_deps never queues a task on a
+ * deep stack as go does: a chain of go_deps bodies, each creating the next,
+ * nests stacks wherever the runtime runs a child at once, as raw OpenMP
+ * tasks do.
+ * Note: libgomp 12 never frees the dependence table of a worker thread's
+ * implicit task, so dependent tasks (go_deps or raw) created directly in a
+ * `single` that a worker runs leak 100-800 bytes per parallel region
+ * (LeakSanitizer reports it). Build graphs under `master`/`masked` or inside
+ * an explicit task; errgroup_run does so itself.
+ * Returns as errgroup_go, plus ERRGROUP_EINVAL (ndeps < 0, deps NULL with
+ * ndeps > 0, an addr NULL, an unknown kind, or a limit set; nothing runs)
+ * and ERRGROUP_ENOMEM (more than 32 dependences and no memory for the list).
+ * Thread safety: as errgroup_go.
+ *
+ * Example (a chain: each task reads the previous one's output):
+ *     for (int i = 1; i < n; i++) {
+ *         errgroup_dep d[2] = {{&x[i - 1], ERRGROUP_DEP_IN},
+ *                              {&x[i], ERRGROUP_DEP_OUT}};
+ *         if (errgroup_go_deps(&g, step, &x[i], d, 2) != 0)
+ *             break;
+ *     }
+ *     rc = errgroup_wait(&g);
+ */
+ERRGROUP_API int errgroup_go_deps(errgroup *g, errgroup_fn *fn, void *arg,
+                                  const errgroup_dep *deps, int ndeps);
+
 /*
  * errgroup_wait - wait for every task of the group, including tasks spawned by
  * tasks, then return the first error code: 0, a user code, or
@@ -798,6 +855,78 @@ static inline unsigned errgroup__poll(errgroup *g)
 static inline int errgroup__skip_at(errgroup *g, int64_t i)
 {
     return (errgroup__poll(g) & ERRGROUP__POLL_STOP) ? 2 : errgroup_canceled_at(g, i);
+}
+
+/* ---- Annotating an existing `omp task depend` graph ------------------- */
+
+/*
+ * Make an existing graph of raw OpenMP tasks error-aware without rewriting
+ * it into callbacks:
+ *
+ *     errgroup g;
+ *     errgroup_init(&g);
+ *     #pragma omp parallel
+ *     #pragma omp master
+ *     {
+ *         for (int k = 0; k < nt; k++) {
+ *             #pragma omp task depend(inout: A[k][k])
+ *             ERRGROUP_TASK_BODY(&g, k) {
+ *                 int info = potrf(A[k][k]);
+ *                 if (info != 0)
+ *                     ERRGROUP_TASK_FAIL(&g, EDOM, k * nb + info - 1,
+ *                                        "not positive definite");
+ *                 ... more of the body, skipped after a failure ...
+ *             }
+ *             ... trsm, syrk, gemm tasks, each with ERRGROUP_TASK_BODY ...
+ *         }
+ *         rc = errgroup_wait(&g);
+ *     }
+ *
+ * ERRGROUP_TASK_BODY(g, i) { ... } runs the block unless
+ * errgroup_canceled_at(g, i) says skip (the group is cancelled or, in
+ * lowest-index mode, an index below i failed; pass ERRGROUP_NO_INDEX to skip
+ * only on cancellation). Put it first in the task's structured block: the
+ * task itself still runs and completes, so its dependences are released and
+ * its successors run their own check and skip as well; cancellation never
+ * leaves the graph blocked, and it does not depend on OMP_CANCELLATION. The
+ * check costs one relaxed load and a predicted branch while nothing failed
+ * (with a timeout or parent also a clock read).
+ * ERRGROUP_TASK_FAIL(g, code, i, fmt, ...) records the error (errgroup_fail)
+ * and leaves the block. Both compile to plain C without OpenMP.
+ *
+ * Rules: ERRGROUP_TASK_BODY expands to a `for` statement that runs its block
+ * at most once, so `break` (and ERRGROUP_TASK_FAIL, which uses it) leaves
+ * the block; use ERRGROUP_TASK_FAIL directly in that block, not inside a
+ * loop or switch of its own (there call errgroup_fail and leave by your own
+ * means). ERRGROUP_TASK_FAIL is one `if` statement without `else`: do not
+ * follow it with an `else`. `g` and `i` may be evaluated more than once.
+ * Raw tasks are not tasks of the group: they take no ordinal and are not
+ * counted or released.
+ *
+ * Waiting rule. errgroup_wait begins with a `taskwait`, so it waits for the
+ * raw tasks that the calling task created itself (in the example: every
+ * task of the graph), not for tasks those tasks created. Tasks deeper down,
+ * or created by other tasks or threads, must be finished by OpenMP first:
+ * end a `#pragma omp taskgroup` around them (it waits for all descendants)
+ * or the parallel region (its barrier), then call errgroup_wait. Called with
+ * no go at all, errgroup_wait returns the group's outcome: 0, the error
+ * recorded by errgroup_fail (the first, or the lowest index), or
+ * ERRGROUP_ECANCELED / ERRGROUP_ETIMEDOUT; then the group is closed as after
+ * any wait. Raw tasks and errgroup_go_deps tasks created by the same parent
+ * task are siblings: their dependences order them against each other.
+ */
+#define ERRGROUP_TASK_BODY(g, i)                                               \
+    for (int errgroup__task_run_ = errgroup__task_runs((g), (int64_t)(i));     \
+         errgroup__task_run_; errgroup__task_run_ = 0)
+
+#define ERRGROUP_TASK_FAIL(g, code, i, ...)                                    \
+    if (((void)errgroup_fail((g), (code), (int64_t)(i), __VA_ARGS__), 1))      \
+        break;
+
+/* Private: the check of ERRGROUP_TASK_BODY (1 = run the body). */
+static inline int errgroup__task_runs(errgroup *g, int64_t i)
+{
+    return ERRGROUP__UNLIKELY(errgroup__poll(g) != 0) ? errgroup__skip_at(g, i) == 0 : 1;
 }
 
 #ifdef __cplusplus

@@ -97,6 +97,49 @@ static void lowest_index_skips_above(void)
     CHECK(errgroup_destroy(&g) == 0);
 }
 
+static int task_body(errgroup *g, void *arg);
+
+/* The raw-task macros without OpenMP: the "tasks" (pragmas ignored) run in
+ * order; after the failure at 3 the bodies are skipped, and the code after
+ * ERRGROUP_TASK_FAIL in the failing body does not run. */
+static void task_macros_skip_after_failure(void)
+{
+    int ran[N] = {0}, after[N] = {0};
+    errgroup g;
+    CHECK(errgroup_init(&g) == 0);
+    for (int i = 0; i < 10; i++) {
+        /* (a `#pragma omp task` here would trip -Wunknown-pragmas) */
+        ERRGROUP_TASK_BODY(&g, i) {
+            ran[i] = 1;
+            if (i == 3)
+                ERRGROUP_TASK_FAIL(&g, 4, i, "task %d", i);
+            after[i] = 1;
+        }
+    }
+    CHECK(errgroup_wait(&g) == 4);
+    errgroup_error e;
+    CHECK(errgroup_first_error(&g, &e) == 0);
+    CHECK(e.index == 3);
+    CHECK(strcmp(e.message, "task 3") == 0);
+    for (int i = 0; i < 10; i++) {
+        CHECK(ran[i] == (i <= 3));
+        CHECK(after[i] == (i < 3));
+    }
+    CHECK(errgroup_destroy(&g) == 0);
+}
+
+static void go_deps_from_serial_code(void)
+{
+    errgroup g;
+    CHECK(errgroup_init(&g) == 0);
+    int calls = 0;
+    errgroup_dep d[1] = {{&calls, ERRGROUP_DEP_INOUT}};
+    CHECK(errgroup_go_deps(&g, task_body, &calls, d, 1) == 0); /* runs at once */
+    CHECK(calls == 1);
+    CHECK(errgroup_wait(&g) == 0);
+    CHECK(errgroup_destroy(&g) == 0);
+}
+
 /* The functions work from a file built without OpenMP too. */
 static int count_range(errgroup *g, int64_t lo, int64_t hi, void *arg)
 {
@@ -137,6 +180,8 @@ int main(void)
     cancelled_group_runs_nothing();
     lowest_index_skips_above();
     functions_from_serial_code();
+    task_macros_skip_after_failure();
+    go_deps_from_serial_code();
     if (failures != 0) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
