@@ -26,6 +26,9 @@ for prog in bench_loop bench_task; do
     fi
 done
 progs="bench_loop bench_task"
+if [ -x "$bin/bench_tree" ]; then
+    progs="$progs bench_tree"
+fi
 if [ -x "$bin/bench_cholesky" ]; then
     progs="$progs bench_cholesky"
 fi
