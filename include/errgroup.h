@@ -326,11 +326,17 @@ ERRGROUP_API int errgroup_set_release(errgroup *g, errgroup_release_fn *release)
  * ordinal: 0, 1, 2, ... in the order accepted go calls were made on the group
  * (a go that returns an error uses none). A task body may call go on its own
  * group (nested spawning): the task completes only after its children do.
+ * Once the calling thread has used half its stack (a deep chain of nested
+ * go), go queues the task instead of starting it, as at a limit, and the
+ * run, errgroup_for or wait that submitted it runs it at a shallow depth, so
+ * a chain of any depth never overflows the stack (ENOMEM if the 48-byte queue
+ * node cannot be allocated).
  * If fn returns nonzero without having called errgroup_fail, the error is
  * recorded with the task's ordinal as index and an empty message.
  * Returns 0 (accepted), ERRGROUP_ECANCELED (the group is cancelled: nothing
  * runs, so a submit loop can stop early), ERRGROUP_EINVAL (NULL g or fn),
- * ERRGROUP_ECLOSED (wait already returned), ERRGROUP_ENOMEM (limit queue).
+ * ERRGROUP_ECLOSED (wait already returned), ERRGROUP_ENOMEM (limit or
+ * deep-stack queue).
  * Thread safety: the task that will call errgroup_wait, or any task body of
  * the group; concurrent calls are fine.
  *
