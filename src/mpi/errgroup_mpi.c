@@ -190,9 +190,14 @@ static int egm_poll(errgroup *g, struct egm_state *st)
     /* Relaxed loads: hints; the decisions are made under busy. */
     if (__atomic_load_n(&st->finished, __ATOMIC_RELAXED) || !egm_may_call(st))
         return __atomic_load_n(&st->peer_stop, __ATOMIC_RELAXED);
-    int hurry = !__atomic_load_n(&st->sent, __ATOMIC_RELAXED) && !st->have_known &&
-                errgroup__cause(g) != ERRGROUP__CAUSE_NONE &&
-                errgroup__cause(g) != ERRGROUP__CAUSE_HOOK;
+    /* An unsent stop of our own goes out at once. An error in lowest-index
+     * mode may be a peer's, recorded here: it waits for the next poll, so
+     * that such a group does not call MPI at every check. */
+    int cause = errgroup__cause(g);
+    int hurry = !__atomic_load_n(&st->sent, __ATOMIC_RELAXED) &&
+                !__atomic_load_n(&st->quiet, __ATOMIC_RELAXED) && cause != ERRGROUP__CAUSE_NONE &&
+                cause != ERRGROUP__CAUSE_HOOK &&
+                (cause != ERRGROUP__CAUSE_ERROR || g->mode_ != ERRGROUP_LOWEST_INDEX);
     int64_t now = egm_now();
     if ((hurry || now >= __atomic_load_n(&st->next_poll, __ATOMIC_RELAXED)) && egm_trylock(st)) {
         /* Relaxed: only rate-limits; a stale value costs one extra poll. */
@@ -270,7 +275,7 @@ static int egm_agree(errgroup *g, struct egm_state *st, int final)
         e.message[sizeof e.message - 1] = '\0';
         st->known = all[best];
         st->have_known = 1;
-        st->quiet = 1;
+        __atomic_store_n(&st->quiet, 1, __ATOMIC_RELAXED); /* read unlocked as a hint */
         st->error_rank = all[best].origin;
         errgroup__agree(g, &e);
         code = e.code;
