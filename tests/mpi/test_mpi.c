@@ -363,6 +363,44 @@ static void test_user_wildcard_receive_sees_no_internal_message(void **state)
     assert_int_equal(errgroup_destroy(&g), 0);
 }
 
+static int never_run(errgroup *g, void *arg)
+{
+    (void)g;
+    *(int *)arg = 1;
+    return 0;
+}
+
+/* Once a peer's stop arrived, this rank's go and errgroup_for start nothing. */
+static void test_remote_stop_makes_go_ecanceled(void **state)
+{
+    (void)state;
+    errgroup g;
+    assert_int_equal(errgroup_mpi_init(&g, MPI_COMM_WORLD), 0);
+    int last = world_size - 1, ran = 0;
+    if (world_rank == last) {
+        assert_int_equal(errgroup_fail(&g, 31, 3, "from the last rank"), 31);
+        assert_int_equal(errgroup_canceled(&g), 1); /* sends */
+    } else {
+        double give_up = now_s() + SAFETY_CAP_S;
+        while (errgroup_canceled(&g) != 1 && now_s() < give_up)
+            sched_yield();
+        assert_int_equal(errgroup_canceled(&g), 1);
+        errgroup_error e;
+        assert_int_equal(errgroup_first_error(&g, &e), 0);
+        assert_int_equal(e.code, ERRGROUP_ECANCELED); /* derived, until the agreement */
+        assert_string_equal(e.message, "canceled by a peer");
+        assert_int_equal(errgroup_go(&g, never_run, &ran), ERRGROUP_ECANCELED);
+    }
+    int rc = errgroup_wait(&g);
+    assert_int_equal(ran, 0);
+    struct outcome o = expect_same_everywhere(&g, rc);
+    assert_int_equal(rc, 31);
+    assert_int_equal(o.index, 3);
+    assert_string_equal(o.message, "from the last rank");
+    assert_int_equal(o.error_rank, last);
+    assert_int_equal(errgroup_destroy(&g), 0);
+}
+
 static void test_misuse_is_einval(void **state)
 {
     (void)state;
@@ -426,6 +464,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_wait_request_returns_ecanceled),
         cmocka_unit_test(test_wait_request_completes),
         cmocka_unit_test(test_user_wildcard_receive_sees_no_internal_message),
+        cmocka_unit_test(test_remote_stop_makes_go_ecanceled),
         cmocka_unit_test(test_misuse_is_einval),
         cmocka_unit_test(test_funneled_init_off_main_thread_is_einval),
     };
