@@ -241,8 +241,10 @@ static void egm_drain(struct egm_state *st, const struct egm_msg *all)
         MPI_Wait(&self, MPI_STATUS_IGNORE);
     }
     st->rreq = MPI_REQUEST_NULL;
-    if (st->sent && st->size > 1)
-        MPI_Waitall(st->size - 1, st->sreq, MPI_STATUSES_IGNORE);
+    /* One MPI_Wait each: gcc's access checks reject MPICH's
+     * MPI_STATUSES_IGNORE passed to MPI_Waitall. */
+    for (int k = 0; st->sent && k < st->size - 1; k++)
+        MPI_Wait(&st->sreq[k], MPI_STATUS_IGNORE);
 }
 
 /* Collective: every rank ends with the same outcome. final: no more messages. */
