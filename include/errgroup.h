@@ -189,12 +189,15 @@ struct errgroup {
     errgroup_error err_;
     errgroup_error *log_;           /* error log: log_cap_ entries (see src/batch.c) */
     int log_len_;
+    /* private: a front end's hook (src/hook.h); NULL for a plain group */
+    int (*hook_fn_)(struct errgroup *g, int event, void *arg);
+    void *hook_arg_;
 };
 
 /* Bits of poll_ that force ERRGROUP_LOOP_CHECK into errgroup_canceled_at(). */
 #define ERRGROUP__POLL_STOP 1u    /* cancelled: skip everything */
 #define ERRGROUP__POLL_ERRORED 2u /* an error was recorded (lowest-index mode: skip above it) */
-#define ERRGROUP__POLL_WATCH 4u   /* a deadline (own or an ancestor's): must be checked */
+#define ERRGROUP__POLL_WATCH 4u   /* a deadline (own or an ancestor's) or a hook: must be checked */
 #define ERRGROUP__POLL_SLOW 7u
 
 /* ---- Lifetime and configuration -------------------------------------- */

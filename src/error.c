@@ -1,6 +1,8 @@
 /* Recording the first error, cancellation, and reading the outcome. */
 #include "internal.h"
 
+#include "hook.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,14 +60,23 @@ int errgroup__watch(errgroup *g)
     int64_t deadline = __atomic_load_n(&g->deadline_ns_, __ATOMIC_RELAXED);
     if (deadline != 0 && (now != 0 ? now : eg_now_ns()) >= deadline)
         eg_stop(g, EG_CAUSE_TIMEOUT);
+    /* Acquire: pairs with errgroup__set_hook, so hook_arg_ is seen. */
+    errgroup__hook_fn *hook = __atomic_load_n(&g->hook_fn_, __ATOMIC_ACQUIRE);
+    if (hook != NULL && hook(g, ERRGROUP__HOOK_POLL, g->hook_arg_))
+        eg_stop(g, EG_CAUSE_HOOK);
     return (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_STOP) != 0;
 }
 
 int errgroup__canceled_at_slow(errgroup *g, int64_t index)
 {
     unsigned poll = __atomic_load_n(&g->poll_, __ATOMIC_RELAXED);
-    if (poll & ERRGROUP__POLL_STOP)
+    if (poll & ERRGROUP__POLL_STOP) {
+        /* A hook is told about a stop too (it may have to pass it on). */
+        if ((poll & (ERRGROUP__POLL_WATCH | EG_POLL_CLOSED)) == ERRGROUP__POLL_WATCH &&
+            __atomic_load_n(&g->hook_fn_, __ATOMIC_RELAXED) != NULL)
+            errgroup__watch(g);
         return 2;
+    }
     /* Closed: the outcome is frozen (wait clears WATCH, but a reader may
      * have loaded poll_ just before). */
     if ((poll & (ERRGROUP__POLL_WATCH | EG_POLL_CLOSED)) == ERRGROUP__POLL_WATCH &&
@@ -274,6 +285,10 @@ int errgroup_first_error(const errgroup *g, errgroup_error *out)
     case EG_CAUSE_PARENT:
         out->code = ERRGROUP_ECANCELED;
         snprintf(out->message, sizeof out->message, "parent group canceled");
+        break;
+    case EG_CAUSE_HOOK:
+        out->code = ERRGROUP_ECANCELED;
+        snprintf(out->message, sizeof out->message, "canceled by a peer");
         break;
     case EG_CAUSE_TIMEOUT:
         out->code = ERRGROUP_ETIMEDOUT;

@@ -1,6 +1,8 @@
 /* Group lifetime, configuration, counters, version and error texts. */
 #include "internal.h"
 
+#include "hook.h"
+
 #include <math.h>
 #include <omp.h>
 #include <sched.h>
@@ -144,6 +146,9 @@ int errgroup_destroy(errgroup *g)
                 (long long)busy);
         abort();
     }
+    if (g->hook_fn_ != NULL) /* last: the hook may still read the outcome */
+        (void)g->hook_fn_(g, ERRGROUP__HOOK_DESTROY, g->hook_arg_);
+    g->hook_fn_ = NULL;
     errgroup__batch_destroy(g);
     if (g->parent_ != NULL || __atomic_load_n(&g->kids_, __ATOMIC_RELAXED) != NULL)
         errgroup__tree_unlink(g); /* children left become roots */

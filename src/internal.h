@@ -8,7 +8,8 @@
  *   - poll_ holds the bits every task start and loop check reads (STOP,
  *     ERRORED, WATCH) plus CLOSED (set by wait). It only ever gains bits, except
  *     WATCH, which is up exactly while a deadline concerns the group (its own
- *     or an ancestor's, src/tree.c) and it is not closed.
+ *     or an ancestor's, src/tree.c) or a front end's hook is set (hook.h),
+ *     and it is not closed.
  *   - A group's STOP includes its ancestors': a stop is pushed down the
  *     tree when it happens (src/tree.c), so no check looks up the parents.
  *   - cause_ says why the group stopped. It goes from 0 to one CAUSE_* value
@@ -57,7 +58,8 @@ enum {
     EG_CAUSE_CANCEL,
     EG_CAUSE_TIMEOUT,
     EG_CAUSE_PARENT,
-    EG_CAUSE_FROZEN
+    EG_CAUSE_FROZEN,
+    EG_CAUSE_HOOK /* a front end's hook stopped it (hook.h) */
 };
 
 #define EG_MAGIC 0x45524750u /* "ERGP": set by init, cleared by destroy */
@@ -250,8 +252,8 @@ static inline int eg_skip(errgroup *g, int64_t index)
     return errgroup__canceled_at_slow(g, index);
 }
 
-/* Look at the deadlines that concern g now; stop g (and return 1) if one
- * has passed, or if g is stopped. */
+/* Look at the deadlines that concern g and its hook now; stop g (and
+ * return 1) if one says so, or if g is stopped. */
 ERRGROUP__HIDDEN int errgroup__watch(errgroup *g);
 
 /* Claim cause_ and raise STOP on g alone; 1 if this call raised it. */

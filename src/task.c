@@ -14,6 +14,8 @@
  */
 #include "internal.h"
 
+#include "hook.h"
+
 #include <omp.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -472,6 +474,8 @@ int errgroup_wait(errgroup *g)
     /* Frozen: nothing needs watching any more, so a later deadline cannot
      * change what errgroup_canceled says. */
     __atomic_fetch_and(&g->poll_, ~ERRGROUP__POLL_WATCH, __ATOMIC_RELAXED);
+    if (g->hook_fn_ != NULL) /* the owner's own field: set before any work */
+        (void)g->hook_fn_(g, ERRGROUP__HOOK_WAIT, g->hook_arg_);
     return errgroup__result(g);
 }
 
@@ -521,17 +525,18 @@ int errgroup_run(errgroup *g, errgroup_fn *body, void *arg)
     int rc = eg_check_open(g);
     if (rc != 0)
         return rc;
-    if (eg_skip(g, INT64_MIN) == 2) /* cancelled: start nothing new */
-        return errgroup__result(g);
-    if (!eg_in_region()) {
+    int start = eg_skip(g, INT64_MIN) != 2; /* cancelled: start nothing new */
+    if (start && !eg_in_region()) {
         /* master, not single: libgomp 12 never frees the dependence table
          * of a worker thread's implicit task, so go_deps calls from a body
          * that a worker ran leaked 100-800 bytes per run (LeakSanitizer). */
 #pragma omp parallel default(none) firstprivate(g, body, arg)
 #pragma omp master
         eg_run_body(g, body, arg);
-    } else {
+    } else if (start) {
         eg_run_body(g, body, arg);
     }
+    if (g->hook_fn_ != NULL) /* on every path: a front end's run may be collective */
+        (void)g->hook_fn_(g, ERRGROUP__HOOK_RUN, g->hook_arg_);
     return errgroup__result(g);
 }

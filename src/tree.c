@@ -155,12 +155,14 @@ static errgroup *eg_earlier(errgroup *a, errgroup *b)
     return db != 0 && db < da ? b : a;
 }
 
-/* WATCH iff a deadline concerns g; a closed group no longer watches. */
+/* WATCH iff a deadline concerns g or g has a hook (hook.h); a closed group
+ * no longer watches. */
 static void eg_update_watch(errgroup *g)
 {
     if (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & EG_POLL_CLOSED)
         return;
-    if (__atomic_load_n(&g->deadline_ns_, __ATOMIC_RELAXED) != 0 || g->dl_src_ != NULL)
+    if (__atomic_load_n(&g->deadline_ns_, __ATOMIC_RELAXED) != 0 || g->dl_src_ != NULL ||
+        __atomic_load_n(&g->hook_fn_, __ATOMIC_RELAXED) != NULL)
         /* Release: a reader that sees WATCH with acquire sees the deadline. */
         __atomic_fetch_or(&g->poll_, ERRGROUP__POLL_WATCH, __ATOMIC_RELEASE);
     else

@@ -1,0 +1,15 @@
+# find_package(errgroup COMPONENTS mpi): errgroup_mpi as errgroup::mpi, with
+# the MPI it was built against. Needs a library built with MPI found.
+if(NOT EXISTS "${CMAKE_CURRENT_LIST_DIR}/errgroupMpiTargets.cmake")
+  set(errgroup_mpi_FOUND FALSE)
+  set(errgroup_mpi_NOT_FOUND_MESSAGE "this errgroup was built without MPI (ERRGROUP_MPI)")
+else()
+  find_package(MPI QUIET COMPONENTS C)
+  if(NOT MPI_C_FOUND)
+    set(errgroup_mpi_FOUND FALSE)
+    set(errgroup_mpi_NOT_FOUND_MESSAGE "MPI (C) not found")
+  else()
+    include("${CMAKE_CURRENT_LIST_DIR}/errgroupMpiTargets.cmake")
+    set(errgroup_mpi_FOUND TRUE)
+  endif()
+endif()
