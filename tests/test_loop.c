@@ -219,8 +219,8 @@ static void test_for_empty_range_returns_group_status(void **state)
 
 /*
  * The chunk starting at `fail_lo` fails; every other chunk first waits until
- * that failure is recorded (it polls errgroup_canceled). Chunk numbers are
- * handed out in increasing order, so the failing chunk, when it is the first,
+ * that failure is recorded (it polls errgroup_canceled). The first chunk is
+ * the front of the first thread's part, which that thread runs first, so it
  * is claimed by a worker that is not waiting, and nothing can deadlock. Each
  * worker then runs at most the one chunk it held while waiting: its next
  * check reads the flag it already saw. So at most `workers` chunks run.
