@@ -13,8 +13,9 @@
  * is cancelled no new chunk starts, without OpenMP cancellation.
  *
  * A part is one word, front << 32 | back, in cells from the window's start,
- * changed only by CAS (the owner moves the front up, a thief the back down)
- * or, while it is empty, by its owner's store of what it stole. The word is
+ * changed by CAS (the owner moves the front up, a thief the back down) and
+ * by two plain stores of its owner: of what it stole, while the part is
+ * empty, and of "empty", to drop the rest in lowest-index mode. The word is
  * the part's whole state, so a CAS that succeeds acts on the current state
  * and hands out cells that no one else holds.
  *
