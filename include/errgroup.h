@@ -298,9 +298,11 @@ ERRGROUP_API int errgroup_set_mode(errgroup *g, int mode);
 
 /*
  * errgroup_set_chunk - number of iterations errgroup_for hands to one body
- * call (0 = automatic, the default: about 8 chunks per thread, at most 32768
- * iterations each). Smaller chunks stop sooner after a failure; larger chunks
- * cost less per iteration.
+ * call (0 = automatic, the default: each thread's chunks start at 1024
+ * iterations and double up to about 1/8 of the range per thread, at most
+ * 32768). An explicit chunk is used as is: chunks start at begin + k * chunk
+ * and are chunk long, except the last. Smaller chunks stop sooner after a
+ * failure; larger chunks cost less per iteration.
  * Returns 0, ERRGROUP_EINVAL (NULL, chunk < 0), ERRGROUP_ECLOSED (after wait).
  * Thread safety: configuration: not concurrently with errgroup_for on g.
  */
@@ -467,9 +469,11 @@ ERRGROUP_API int errgroup_run(errgroup *g, errgroup_fn *body, void *arg);
 
 /*
  * errgroup_for - run body over [begin, end) in chunks, in parallel, stopping
- * at the first error. Chunks are handed out in increasing order; once the
- * group is cancelled (by this loop, another task, a timeout, errgroup_cancel
- * or a parent) no new chunk starts. Outside a parallel region it opens one;
+ * at the first error. Each of the W threads starts in its own part of the
+ * range (thread k at k / W of it, rounded to a chunk), runs chunks from its
+ * front and, when its part is done, takes the back half of another thread's;
+ * once the group is cancelled (by this loop, another task, a timeout,
+ * errgroup_cancel or a parent) no new chunk starts. Outside a parallel region it opens one;
  * inside one it may be called by a single thread or task (it spawns its own
  * tasks and waits for them). A body reports the failing iteration with
  * `return errgroup_fail(g, code, i, ...)`; a body that returns nonzero without

@@ -219,8 +219,8 @@ static void test_for_empty_range_returns_group_status(void **state)
 
 /*
  * The chunk starting at `fail_lo` fails; every other chunk first waits until
- * that failure is recorded (it polls errgroup_canceled). Chunk numbers are
- * handed out in increasing order, so the failing chunk, when it is the first,
+ * that failure is recorded (it polls errgroup_canceled). The first chunk is
+ * the front of the first thread's part, which that thread runs first, so it
  * is claimed by a worker that is not waiting, and nothing can deadlock. Each
  * worker then runs at most the one chunk it held while waiting: its next
  * check reads the flag it already saw. So at most `workers` chunks run.
@@ -282,6 +282,75 @@ static void test_for_stops_after_failure_at_first_iteration(void **state)
         assert_int_equal(c.finished + c.skipped, n);
         assert_int_equal(c.failed, 1);
         assert_int_equal(errgroup_wait(&g), 17);
+        assert_int_equal(errgroup_destroy(&g), 0);
+    }
+}
+
+/*
+ * A failure in the middle, at n/2, with an even number of threads: n/2 is
+ * where a thread's part starts (thread k of W starts at k / W of the range),
+ * so that thread runs it first. Every other chunk waits until the group is
+ * cancelled, so each thread runs one chunk: its first, which is the chunk
+ * size, or at most AUTO_FIRST iterations in automatic mode. Were chunks handed
+ * out in increasing order, every thread would wait below n/2; the bodies then
+ * notice that the whole team waits, stop waiting (`stalled`), and the loop
+ * runs up to n/2, failing the bound.
+ */
+#define AUTO_FIRST 1024 /* documented size of each thread's first automatic chunk */
+
+struct mid {
+    int64_t fail_at;
+    int64_t chunks;
+    int64_t iterations; /* run by the chunks that did not fail */
+    int64_t waiting;
+    int64_t stalled;
+};
+
+static int mid_body(errgroup *g, int64_t lo, int64_t hi, void *arg)
+{
+    struct mid *m = arg;
+    add64(&m->chunks, 1);
+    if (lo <= m->fail_at && m->fail_at < hi)
+        return errgroup_fail(g, 23, m->fail_at, "failed at %lld", (long long)m->fail_at);
+    add64(&m->waiting, 1);
+    while (!errgroup_canceled(g) && get64(&m->stalled) == 0) {
+        if (get64(&m->waiting) == omp_get_num_threads())
+            __atomic_store_n(&m->stalled, 1, __ATOMIC_RELEASE);
+        sched_yield();
+    }
+    add64(&m->waiting, -1);
+    add64(&m->iterations, hi - lo);
+    return 0;
+}
+
+static void test_for_failure_at_half_runs_one_chunk_per_thread(void **state)
+{
+    (void)state;
+    const int threads = omp_get_max_threads();
+    if (threads < 2 || threads % 2 != 0)
+        skip();
+    const int64_t n = 10 * 1000 * 1000;
+    static const int64_t chunks[] = {1000, 0};
+    for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
+        const int64_t first = chunks[k] > 0 ? chunks[k] : AUTO_FIRST;
+        struct mid m;
+        memset(&m, 0, sizeof m);
+        m.fail_at = n / 2;
+        errgroup g;
+        assert_int_equal(errgroup_init(&g), 0);
+        assert_int_equal(errgroup_set_chunk(&g, chunks[k]), 0);
+        assert_int_equal(errgroup_for(&g, 0, n, mid_body, &m), 23);
+        EXPECT_FIRST_ERROR(&g, 23, n / 2, "failed at 5000000");
+        assert_int_equal(m.stalled, 0);
+        assert_true(m.chunks >= 1 && m.chunks <= threads);
+        assert_true(m.iterations <= (int64_t)(threads - 1) * first);
+        errgroup_counters c;
+        assert_int_equal(errgroup_get_counters(&g, &c), 0);
+        assert_int_equal(c.submitted, n);
+        assert_int_equal(c.started, c.finished);
+        assert_int_equal(c.finished + c.skipped, n);
+        assert_int_equal(c.failed, 1);
+        assert_int_equal(errgroup_wait(&g), 23);
         assert_int_equal(errgroup_destroy(&g), 0);
     }
 }
@@ -678,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_for_rejects_bad_arguments),
         cmocka_unit_test(test_for_empty_range_returns_group_status),
         cmocka_unit_test(test_for_stops_after_failure_at_first_iteration),
+        cmocka_unit_test(test_for_failure_at_half_runs_one_chunk_per_thread),
         cmocka_unit_test(test_for_whole_int64_range_fails_fast),
         cmocka_unit_test(test_for_fail_reports_its_index),
         cmocka_unit_test(test_for_nonzero_return_reports_chunk_start),

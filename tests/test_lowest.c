@@ -168,6 +168,65 @@ static void test_for_lowest_index_reports_lowest_failure(void **state)
         }
 }
 
+/*
+ * errgroup_for starts each thread in its own part of the range (worker k of
+ * W at k / W of it). Failures at the starts of the parts from 1/8 on are
+ * found first; the lowest one sits just below, at the end of the part before
+ * (of part 0 for 8 threads): it is still the one reported, and everything
+ * below it ran once, for every chunk size (300000 is more than a part).
+ */
+static int part_code[N_ITEMS];
+
+static int part_body(errgroup *g, int64_t lo, int64_t hi, void *arg)
+{
+    const int *codes = arg;
+    for (int64_t i = lo; i < hi; i++) {
+        note_ran(i);
+        if (codes[i] != 0)
+            return errgroup_fail(g, codes[i], i, "item %lld failed", (long long)i);
+    }
+    return 0;
+}
+
+static void test_for_lowest_index_below_later_parts(void **state)
+{
+    (void)state;
+    static const int64_t chunks[] = {1, 7, 1000, 0, 300000};
+    static const int firsts[] = {1, 3, 7};
+    for (size_t f = 0; f < sizeof firsts / sizeof firsts[0]; f++) {
+        const int64_t lowest = firsts[f] * (N_ITEMS / 8) - 1;
+        memset(part_code, 0, sizeof part_code);
+        part_code[lowest] = 300;
+        for (int k = firsts[f]; k < 8; k++)
+            part_code[k * (N_ITEMS / 8)] = 301 + k;
+        for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++)
+            for (int inside_region = 0; inside_region <= 1; inside_region++) {
+                reset_ran();
+                errgroup g;
+                assert_int_equal(errgroup_init(&g), 0);
+                assert_int_equal(errgroup_set_mode(&g, ERRGROUP_LOWEST_INDEX), 0);
+                assert_int_equal(errgroup_set_chunk(&g, chunks[c]), 0);
+                int rc = -1;
+                if (inside_region) {
+#pragma omp parallel
+#pragma omp single
+                    rc = errgroup_for(&g, 0, N_ITEMS, part_body, part_code);
+                } else {
+                    rc = errgroup_for(&g, 0, N_ITEMS, part_body, part_code);
+                }
+                assert_int_equal(rc, 300);
+                assert_error_is_item(&g, part_code, lowest, 1);
+                assert_ran_through(lowest, N_ITEMS);
+                errgroup_counters cnt;
+                assert_int_equal(errgroup_get_counters(&g, &cnt), 0);
+                assert_int_equal(cnt.finished + cnt.skipped, N_ITEMS);
+                assert_int_equal(cnt.started, cnt.finished);
+                assert_int_equal(errgroup_wait(&g), 300);
+                assert_int_equal(errgroup_destroy(&g), 0);
+            }
+    }
+}
+
 /* Sticky across calls: a later loop cannot replace a lower earlier error,
  * but a lower failure in a later loop does replace a higher one. */
 static void test_for_lowest_index_across_calls(void **state)
@@ -437,6 +496,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_for_lowest_index_reports_lowest_failure),
         cmocka_unit_test(test_for_lowest_index_across_calls),
+        cmocka_unit_test(test_for_lowest_index_below_later_parts),
         cmocka_unit_test(test_go_lowest_index_reports_lowest_ordinal),
         cmocka_unit_test(test_loop_macros_lowest_index_reports_lowest_failure),
         cmocka_unit_test(test_for_first_error_reports_one_failure_intact),
