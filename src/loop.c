@@ -4,7 +4,9 @@
  *
  * The range is cut into cells: the explicit chunk (errgroup_set_chunk), or
  * single iterations in automatic mode. Worker k of W starts with the cells
- * [k * ncells / W, (k + 1) * ncells / W) and takes chunks from the front of
+ * [k * ncells / W, (k + 1) * ncells / W) (in the loop's own region W is the
+ * team it really got and k the thread number; inside a caller's region W is
+ * the number of worker tasks, numbered as they start) and takes chunks from the front of
  * its part: one cell each for an explicit chunk; in automatic mode
  * EG_AUTO_FIRST iterations first, doubling up to the automatic chunk, so that
  * a failure near any worker's start is seen after a small chunk. A worker
@@ -53,7 +55,9 @@ struct eg_loop {
     uint64_t max;   /* ... doubling up to this */
     struct eg_part *parts;
     unsigned nparts;
-    unsigned joined; /* workers that took their part */
+    unsigned joined; /* workers that took their part (tasks in a region) */
+    int by_team;     /* the loop's own region: split by the team it really got */
+    uint64_t ncells;
     uint64_t done;   /* iterations whose body ran */
     int64_t owed;    /* tasks the bodies queued behind a limit (errgroup__settle) */
 };
@@ -112,8 +116,21 @@ static void eg_loop_worker(struct eg_loop *L, int in_region)
 {
     errgroup *g = L->g;
     struct errgroup_slot_ *s = eg_slot(g);
-    /* Relaxed: only hands out distinct part numbers (one per worker). */
-    unsigned self = __atomic_fetch_add(&L->joined, 1, __ATOMIC_RELAXED);
+    unsigned self;
+    if (L->by_team) {
+        /* The team may be smaller than asked for (OMP_DYNAMIC, nested
+         * regions): thread k of T takes the k-th of T parts, so no part is
+         * left without an owner. The parts start empty, which thieves skip,
+         * and every thread of the team runs this, so all of [0, ncells) is
+         * handed out. Relaxed: as in eg_take. */
+        unsigned t = (unsigned)omp_get_num_threads();
+        self = (unsigned)omp_get_thread_num();
+        __atomic_store_n(&L->parts[self].range,
+                         (self * L->ncells / t) << 32 | ((self + 1) * L->ncells / t), __ATOMIC_RELAXED);
+    } else {
+        /* Relaxed: only hands out distinct part numbers (one per worker). */
+        self = __atomic_fetch_add(&L->joined, 1, __ATOMIC_RELAXED);
+    }
     struct eg_part *own = &L->parts[self];
     uint64_t want = L->first, done = 0, c0, c1;
     struct eg_frame frame;
@@ -176,8 +193,10 @@ static void eg_run_window(struct eg_loop *L, int in_region, int threads)
     uint64_t ncells = L->n / L->cell + (L->n % L->cell != 0);
     unsigned workers = (uint64_t)threads < ncells ? (unsigned)threads : (unsigned)ncells;
     struct eg_part parts[workers];
+    L->by_team = !in_region && workers > 1;
+    L->ncells = ncells;
     for (unsigned k = 0; k < workers; k++)
-        parts[k].range = (k * ncells / workers) << 32 | ((k + 1) * ncells / workers);
+        parts[k].range = L->by_team ? 0 : (k * ncells / workers) << 32 | ((k + 1) * ncells / workers);
     L->parts = parts;
     L->nparts = workers;
     L->joined = 0;
