@@ -83,6 +83,7 @@ int errgroup_init_child(errgroup *child, errgroup *parent)
     /* Under a cancelled parent: cancelled from the start; under one whose
      * deadline has passed, too (the watch stops that parent). */
     errgroup__tree_link(child, parent);
+    /* Relaxed: this thread set the bits it looks for, under the tree lock. */
     if (__atomic_load_n(&child->poll_, __ATOMIC_RELAXED) & ERRGROUP__POLL_WATCH)
         errgroup__watch(child);
     return 0;
@@ -150,6 +151,8 @@ int errgroup_destroy(errgroup *g)
         (void)g->hook_fn_(g, ERRGROUP__HOOK_DESTROY, g->hook_arg_);
     g->hook_fn_ = NULL;
     errgroup__batch_destroy(g);
+    /* Relaxed: a child being linked concurrently would be misuse (destroy
+     * runs alone); the unlink itself works under the tree lock. */
     if (g->parent_ != NULL || __atomic_load_n(&g->kids_, __ATOMIC_RELAXED) != NULL)
         errgroup__tree_unlink(g); /* children left become roots */
     free(g->slots_);

@@ -62,6 +62,12 @@ struct eg_loop {
     int64_t owed;    /* tasks the bodies queued behind a limit (errgroup__settle) */
 };
 
+/* Part k of w over ncells cells, as a part word (see above). */
+static uint64_t eg_part_range(uint64_t k, uint64_t ncells, uint64_t w)
+{
+    return (k * ncells / w) << 32 | ((k + 1) * ncells / w);
+}
+
 /* uint64_t -> int64_t two's complement, without implementation-defined casts. */
 static int64_t eg_signed(uint64_t u)
 {
@@ -125,8 +131,7 @@ static void eg_loop_worker(struct eg_loop *L, int in_region)
          * handed out. Relaxed: as in eg_take. */
         unsigned t = (unsigned)omp_get_num_threads();
         self = (unsigned)omp_get_thread_num();
-        __atomic_store_n(&L->parts[self].range,
-                         (self * L->ncells / t) << 32 | ((self + 1) * L->ncells / t), __ATOMIC_RELAXED);
+        __atomic_store_n(&L->parts[self].range, eg_part_range(self, L->ncells, t), __ATOMIC_RELAXED);
     } else {
         /* Relaxed: only hands out distinct part numbers (one per worker). */
         self = __atomic_fetch_add(&L->joined, 1, __ATOMIC_RELAXED);
@@ -196,7 +201,7 @@ static void eg_run_window(struct eg_loop *L, int in_region, int threads)
     L->by_team = !in_region && workers > 1;
     L->ncells = ncells;
     for (unsigned k = 0; k < workers; k++)
-        parts[k].range = L->by_team ? 0 : (k * ncells / workers) << 32 | ((k + 1) * ncells / workers);
+        parts[k].range = L->by_team ? 0 : eg_part_range(k, ncells, workers);
     L->parts = parts;
     L->nparts = workers;
     L->joined = 0;

@@ -64,13 +64,16 @@ static void eg_tree_drain(void)
     }
 }
 
-/* Take the lock. Returns 0 without it if this thread holds it already: only
- * a signal handler that interrupted the holder gets there. */
-static int eg_tree_lock(void)
+/* Take the lock. With may_defer, return 0 without it if this thread holds
+ * it already: only a signal handler that interrupted the holder gets there,
+ * and only errgroup__tree_stopped (errgroup_cancel) may be in one. The other
+ * callers (init_child, destroy, set_timeout) are not async-signal-safe and
+ * always wait. */
+static int eg_tree_lock(int may_defer)
 {
     unsigned me = eg_me(), holder;
     for (unsigned spins = 0; !eg_tree_trylock(me, &holder);) {
-        if (holder == me)
+        if (may_defer && holder == me)
             return 0;
         if (++spins > 64)
             sched_yield(); /* the holder may be descheduled */
@@ -135,7 +138,7 @@ void errgroup__tree_stopped(errgroup *g)
      * is stopped by one side or both. */
     if (__atomic_load_n(&g->kids_, __ATOMIC_SEQ_CST) == NULL)
         return;
-    if (!eg_tree_lock()) {
+    if (!eg_tree_lock(1)) {
         eg_tree_defer(g);
         return;
     }
@@ -181,7 +184,7 @@ static int eg_inherit_visit(errgroup *n)
 
 void errgroup__tree_link(errgroup *child, errgroup *parent)
 {
-    eg_tree_lock();
+    eg_tree_lock(0);
     child->parent_ = parent;
     child->prev_kid_ = NULL;
     child->next_kid_ = parent->kids_;
@@ -197,7 +200,7 @@ void errgroup__tree_link(errgroup *child, errgroup *parent)
 
 void errgroup__tree_unlink(errgroup *g)
 {
-    eg_tree_lock();
+    eg_tree_lock(0);
     errgroup *p = g->parent_;
     if (p != NULL) {
         if (g->prev_kid_ != NULL)
@@ -216,6 +219,9 @@ void errgroup__tree_unlink(errgroup *g)
         eg_update_watch(k);
         eg_walk(k, eg_inherit_visit);
     }
+    /* Relaxed (kids_, dl_src_ here and above): links change under the lock;
+     * an unlocked reader of kids_ (errgroup__tree_stopped) seeing either
+     * value is fine, since the children it would stop are detached now. */
     __atomic_store_n(&g->kids_, NULL, __ATOMIC_RELAXED);
     g->parent_ = g->next_kid_ = g->prev_kid_ = NULL;
     __atomic_store_n(&g->dl_src_, NULL, __ATOMIC_RELAXED);
@@ -224,7 +230,7 @@ void errgroup__tree_unlink(errgroup *g)
 
 void errgroup__tree_deadline_changed(errgroup *g)
 {
-    eg_tree_lock();
+    eg_tree_lock(0);
     eg_update_watch(g);
     eg_walk(g, eg_inherit_visit);
     eg_tree_unlock();
