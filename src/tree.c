@@ -162,13 +162,16 @@ static errgroup *eg_earlier(errgroup *a, errgroup *b)
  * no longer watches. */
 static void eg_update_watch(errgroup *g)
 {
+    /* Relaxed: CLOSED is the owner's own step after its last use of the
+     * group; a watch raised on a group closing concurrently is cleared by
+     * wait itself, which clears WATCH after it closes. */
     if (__atomic_load_n(&g->poll_, __ATOMIC_RELAXED) & EG_POLL_CLOSED)
         return;
     if (__atomic_load_n(&g->deadline_ns_, __ATOMIC_RELAXED) != 0 || g->dl_src_ != NULL ||
         __atomic_load_n(&g->hook_fn_, __ATOMIC_RELAXED) != NULL)
         /* Release: a reader that sees WATCH with acquire sees the deadline. */
         __atomic_fetch_or(&g->poll_, ERRGROUP__POLL_WATCH, __ATOMIC_RELEASE);
-    else
+    else /* Relaxed: clearing publishes nothing; a stale WATCH only costs a look. */
         __atomic_fetch_and(&g->poll_, ~ERRGROUP__POLL_WATCH, __ATOMIC_RELAXED);
 }
 
